@@ -1,0 +1,58 @@
+package micro
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Endpoint handles requests to one route. Handle is called concurrently, from
+// many goroutines at once; it owns req and the returned bytes are not
+// modified by the caller. An error that is not an *Error reaches the caller
+// as Unknown with the error's text.
+type Endpoint interface {
+	Handle(ctx context.Context, req []byte) ([]byte, error)
+}
+
+// HandlerFunc adapts an ordinary function to an Endpoint.
+type HandlerFunc func(ctx context.Context, req []byte) ([]byte, error)
+
+// Handle calls f(ctx, req).
+func (f HandlerFunc) Handle(ctx context.Context, req []byte) ([]byte, error) { return f(ctx, req) }
+
+// Middleware wraps an Endpoint in another: logging, auth, metrics, tracing.
+type Middleware func(Endpoint) Endpoint
+
+// Chain composes middleware into one. The first is outermost: it sees the
+// request first and the reply last.
+func Chain(outer Middleware, others ...Middleware) Middleware {
+	return func(next Endpoint) Endpoint {
+		for i := len(others) - 1; i >= 0; i-- {
+			next = others[i](next)
+		}
+		return outer(next)
+	}
+}
+
+// JSON adapts a typed function to an Endpoint that decodes the request as a
+// JSON Req and encodes the Resp as JSON. A request that is not valid JSON for
+// Req is answered with InvalidArgument carrying the decode error; f is not
+// called. An empty request decodes as Req's zero value.
+func JSON[Req, Resp any](f func(context.Context, Req) (Resp, error)) Endpoint {
+	return HandlerFunc(func(ctx context.Context, data []byte) ([]byte, error) {
+		var req Req
+		if len(data) > 0 {
+			if err := json.Unmarshal(data, &req); err != nil {
+				return nil, Errorf(InvalidArgument, "decode request: %v", err)
+			}
+		}
+		resp, err := f(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		out, err := json.Marshal(resp)
+		if err != nil {
+			return nil, Errorf(Internal, "encode response: %v", err)
+		}
+		return out, nil
+	})
+}

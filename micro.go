@@ -1,0 +1,171 @@
+// Package micro is a small library for writing microservices.
+//
+// The business logic of a service is plain handlers, func(ctx, req []byte)
+// ([]byte, error), registered on a Mux under a (namespace, service) pair.
+// The same Mux is served at once over any number of transports (in-process,
+// gRPC, NATS, Kafka), each a Server with Start and Stop, run together by a
+// Service, and each with a Client. Errors carry a Code that survives every
+// wire; headers and the caller's deadline travel in the context.
+package micro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// DefaultShutdownTimeout is how long Service.Run lets its servers drain
+// in-flight work when it stops, unless WithShutdownTimeout says otherwise.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// ErrRunTwice is returned by a second call of Service.Run.
+var ErrRunTwice = errors.New("micro: Service.Run called twice")
+
+// Option configures a Service or a Mux.
+type Option func(*options)
+
+type options struct {
+	logger          *slog.Logger
+	shutdownTimeout time.Duration
+}
+
+func newOptions(opts []Option) options {
+	o := options{logger: slog.New(slog.DiscardHandler), shutdownTimeout: DefaultShutdownTimeout}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// WithLogger sets the logger: for a Service, of its lifecycle and the default
+// of its servers; for a Mux, of handler panics. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithShutdownTimeout sets how long a Service's Run lets its servers drain
+// when it stops; the default is DefaultShutdownTimeout. A Mux ignores it.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(o *options) { o.shutdownTimeout = d }
+}
+
+// Service runs a service's servers together. Create it with NewService.
+type Service struct {
+	name  string
+	opts  options
+	ran   atomic.Bool
+	ready chan struct{}
+}
+
+// NewService returns a Service called name. The name is the default consumer
+// group on Kafka and the service name in NATS discovery.
+func NewService(name string, opts ...Option) *Service {
+	return &Service{name: name, opts: newOptions(opts), ready: make(chan struct{})}
+}
+
+// Name returns the service's name.
+func (s *Service) Name() string { return s.name }
+
+// Ready returns a channel that is closed once every server given to Run
+// accepts work: servers that implement Readier when they say so, others once
+// their Start has been called. If Run fails first, it is never closed.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+type serviceKey struct{}
+
+// ServiceName returns the name of the Service whose Run started the server
+// that ctx was given to, or "". Transports use it for defaults.
+func ServiceName(ctx context.Context) string {
+	if s, ok := ctx.Value(serviceKey{}).(*Service); ok {
+		return s.name
+	}
+	return ""
+}
+
+// Logger returns the logger of the Service whose Run started the server that
+// ctx was given to, or a logger that discards. Transports log to it unless
+// given their own.
+func Logger(ctx context.Context) *slog.Logger {
+	if s, ok := ctx.Value(serviceKey{}).(*Service); ok {
+		return s.opts.logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Run starts every server and blocks until the service stops.
+//
+// When ctx is cancelled, Run stops the servers in reverse order, all within
+// the shutdown timeout, and returns nil if each stopped cleanly, else the
+// Stop errors. If a server fails to start or fails later (its Start returns),
+// Run stops the others the same way and returns that server's error, naming
+// the server. A Service runs once: a second Run returns ErrRunTwice.
+func (s *Service) Run(ctx context.Context, servers ...Server) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return ErrRunTwice
+	}
+	log := s.opts.logger
+	g, gctx := errgroup.WithContext(ctx)
+	startCtx := context.WithValue(gctx, serviceKey{}, s)
+	var stopping atomic.Bool
+
+	for _, srv := range servers {
+		g.Go(func() error {
+			err := srv.Start(startCtx)
+			if err == nil && !stopping.Load() {
+				err = errors.New("stopped before Stop was called")
+			}
+			if err != nil {
+				return fmt.Errorf("micro: %s: %w", serverName(srv), err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		for _, srv := range servers {
+			if r, ok := srv.(Readier); ok {
+				select {
+				case <-r.Ready():
+				case <-gctx.Done():
+					return nil
+				}
+			}
+		}
+		log.Info("micro: service ready", "service", s.name, "servers", len(servers))
+		close(s.ready)
+		return nil
+	})
+
+	<-gctx.Done()
+	stopping.Store(true)
+	log.Info("micro: service stopping", "service", s.name, "timeout", s.opts.shutdownTimeout)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.shutdownTimeout)
+	defer cancel()
+	var stopErrs []error
+	for i := len(servers) - 1; i >= 0; i-- {
+		if err := servers[i].Stop(stopCtx); err != nil {
+			log.Error("micro: stop", "server", serverName(servers[i]), "err", err)
+			stopErrs = append(stopErrs, fmt.Errorf("micro: stop %s: %w", serverName(servers[i]), err))
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return errors.Join(stopErrs...)
+}
+
+// serverName names a server in errors: its String method, else its type.
+func serverName(s Server) string {
+	if n, ok := s.(fmt.Stringer); ok {
+		return n.String()
+	}
+	return fmt.Sprintf("%T", s)
+}

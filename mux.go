@@ -1,0 +1,182 @@
+package micro
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Route names one endpoint of a Mux.
+type Route struct {
+	Namespace string
+	Service   string
+}
+
+// String returns "namespace.service".
+func (r Route) String() string { return r.Namespace + "." + r.Service }
+
+// Mux routes requests by (namespace, service) to endpoints. Its zero value is
+// not usable; call NewMux. Registration and serving may run concurrently:
+// Serve reads an immutable table through an atomic pointer, so it takes no
+// lock and allocates nothing, and Handle or Use publish a new table.
+type Mux struct {
+	log   *slog.Logger
+	table atomic.Pointer[table]
+
+	mu  sync.Mutex // serializes Handle and Use
+	raw map[Route]Endpoint
+	mws []Middleware
+}
+
+type table struct {
+	routes     map[Route]Endpoint // wrapped in the middleware
+	namespaces map[string]bool
+}
+
+// NewMux returns an empty Mux. WithLogger sets where handler panics are
+// logged, with their stack; by default they are not logged.
+func NewMux(opts ...Option) *Mux {
+	o := newOptions(opts)
+	m := &Mux{log: o.logger, raw: map[Route]Endpoint{}}
+	m.table.Store(&table{})
+	return m
+}
+
+// Handle registers e for the route (namespace, service). It panics, with a
+// message that starts "micro:" and names the route, if a name is not made of
+// [A-Za-z0-9_-]+, if e is nil, or if the route is already registered.
+func (m *Mux) Handle(namespace, service string, e Endpoint) {
+	r := Route{namespace, service}
+	switch {
+	case !ValidName(namespace):
+		panic(fmt.Sprintf("micro: invalid namespace %q in route %s (want [A-Za-z0-9_-]+)", namespace, r))
+	case !ValidName(service):
+		panic(fmt.Sprintf("micro: invalid service %q in route %s (want [A-Za-z0-9_-]+)", service, r))
+	case e == nil:
+		panic("micro: nil endpoint for route " + r.String())
+	}
+	if f, ok := e.(HandlerFunc); ok && f == nil {
+		panic("micro: nil endpoint for route " + r.String())
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, dup := m.raw[r]; dup {
+		panic("micro: route " + r.String() + " registered twice")
+	}
+	m.raw[r] = e
+	m.publish()
+}
+
+// HandleFunc registers f for the route (namespace, service), as Handle does.
+func (m *Mux) HandleFunc(namespace, service string, f func(ctx context.Context, req []byte) ([]byte, error)) {
+	if f == nil {
+		panic("micro: nil endpoint for route " + Route{namespace, service}.String())
+	}
+	m.Handle(namespace, service, HandlerFunc(f))
+}
+
+// Use appends middleware that wraps every route, those registered before the
+// call and after it. The first middleware added is outermost.
+func (m *Mux) Use(mw ...Middleware) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range mw {
+		if f == nil {
+			panic("micro: nil middleware")
+		}
+	}
+	m.mws = append(m.mws, mw...)
+	m.publish()
+}
+
+// publish builds a new table from raw and mws; m.mu must be held.
+func (m *Mux) publish() {
+	t := &table{routes: make(map[Route]Endpoint, len(m.raw)), namespaces: map[string]bool{}}
+	for r, e := range m.raw {
+		for i := len(m.mws) - 1; i >= 0; i-- {
+			e = m.mws[i](e)
+		}
+		t.routes[r] = e
+		t.namespaces[r.Namespace] = true
+	}
+	m.table.Store(t)
+}
+
+// Serve calls the endpoint of (namespace, service) with ctx and req.
+//
+// An unknown route is answered with NotFound naming what is missing. If ctx
+// is already done the endpoint is not called and the answer is Canceled or
+// DeadlineExceeded. A panic in the endpoint or its middleware is recovered
+// and answered with Internal; the panic and its stack go to the Mux's logger,
+// not to the caller. The endpoint's own error is returned as it is.
+func (m *Mux) Serve(ctx context.Context, namespace, service string, req []byte) (resp []byte, err error) {
+	t := m.table.Load()
+	e, ok := t.routes[Route{namespace, service}]
+	if !ok {
+		if t.namespaces[namespace] {
+			return nil, Errorf(NotFound, "no service %q in namespace %q", service, namespace)
+		}
+		return nil, Errorf(NotFound, "no namespace %q", namespace)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ErrorOf(err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, m.recovered(ctx, namespace, service, p)
+		}
+	}()
+	return e.Handle(ctx, req)
+}
+
+func (m *Mux) recovered(ctx context.Context, namespace, service string, p any) error {
+	m.log.ErrorContext(ctx, "micro: handler panicked",
+		"namespace", namespace, "service", service, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return Errorf(Internal, "handler of %s.%s panicked", namespace, service)
+}
+
+// Routes returns the registered routes, sorted by namespace then service.
+func (m *Mux) Routes() []Route {
+	t := m.table.Load()
+	rs := make([]Route, 0, len(t.routes))
+	for r := range t.routes {
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b Route) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))
+	})
+	return rs
+}
+
+// Namespaces returns the namespaces of the registered routes, sorted and
+// without repeats. The Kafka transport consumes one topic per namespace.
+func (m *Mux) Namespaces() []string {
+	var ns []string
+	for _, r := range m.Routes() {
+		if len(ns) == 0 || ns[len(ns)-1] != r.Namespace {
+			ns = append(ns, r.Namespace)
+		}
+	}
+	return ns
+}
+
+// ValidName reports whether s can name a namespace or a service: one or more
+// of [A-Za-z0-9_-], so that NATS subjects, Kafka topics and gRPC fields carry
+// it unchanged. Transports use it to reject malformed requests.
+func ValidName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
