@@ -33,10 +33,9 @@ type Mux struct {
 	mws []Middleware
 }
 
-type table struct {
-	routes     map[Route]Endpoint // wrapped in the middleware
-	namespaces map[string]bool
-}
+// table maps namespace, then service, to the endpoint wrapped in the
+// middleware. Two string-keyed maps hash faster than one keyed by Route.
+type table map[string]map[string]Endpoint
 
 // NewMux returns an empty Mux. WithLogger sets where handler panics are
 // logged, with their stack; by default they are not logged.
@@ -96,15 +95,17 @@ func (m *Mux) Use(mw ...Middleware) {
 
 // publish builds a new table from raw and mws; m.mu must be held.
 func (m *Mux) publish() {
-	t := &table{routes: make(map[Route]Endpoint, len(m.raw)), namespaces: map[string]bool{}}
+	t := table{}
 	for r, e := range m.raw {
 		for i := len(m.mws) - 1; i >= 0; i-- {
 			e = m.mws[i](e)
 		}
-		t.routes[r] = e
-		t.namespaces[r.Namespace] = true
+		if t[r.Namespace] == nil {
+			t[r.Namespace] = map[string]Endpoint{}
+		}
+		t[r.Namespace][r.Service] = e
 	}
-	m.table.Store(t)
+	m.table.Store(&t)
 }
 
 // Serve calls the endpoint of (namespace, service) with ctx and req.
@@ -115,13 +116,13 @@ func (m *Mux) publish() {
 // and answered with Internal; the panic and its stack go to the Mux's logger,
 // not to the caller. The endpoint's own error is returned as it is.
 func (m *Mux) Serve(ctx context.Context, namespace, service string, req []byte) (resp []byte, err error) {
-	t := m.table.Load()
-	e, ok := t.routes[Route{namespace, service}]
+	services, ok := (*m.table.Load())[namespace]
 	if !ok {
-		if t.namespaces[namespace] {
-			return nil, Errorf(NotFound, "no service %q in namespace %q", service, namespace)
-		}
 		return nil, Errorf(NotFound, "no namespace %q", namespace)
+	}
+	e, ok := services[service]
+	if !ok {
+		return nil, Errorf(NotFound, "no service %q in namespace %q", service, namespace)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, ErrorOf(err)
@@ -142,10 +143,11 @@ func (m *Mux) recovered(ctx context.Context, namespace, service string, p any) e
 
 // Routes returns the registered routes, sorted by namespace then service.
 func (m *Mux) Routes() []Route {
-	t := m.table.Load()
-	rs := make([]Route, 0, len(t.routes))
-	for r := range t.routes {
-		rs = append(rs, r)
+	var rs []Route
+	for ns, services := range *m.table.Load() {
+		for svc := range services {
+			rs = append(rs, Route{ns, svc})
+		}
 	}
 	slices.SortFunc(rs, func(a, b Route) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))

@@ -314,6 +314,9 @@ func blocking(entered chan<- struct{}, release <-chan struct{}) func(*micro.Mux)
 func (s *suite) stopDrains(t *testing.T) {
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	srv, c := s.start(t, blocking(entered, release))
+	var once sync.Once
+	releaseAll := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(releaseAll) // a failing test must not leave the handler blocked
 	type result struct {
 		resp []byte
 		err  error
@@ -336,7 +339,7 @@ func (s *suite) stopDrains(t *testing.T) {
 		t.Fatalf("Stop returned (%v) while a handler was in flight", err)
 	case <-time.After(200 * time.Millisecond): // Stop must still be waiting
 	}
-	close(release)
+	releaseAll()
 	r := <-called
 	if r.err != nil || string(r.resp) != "done" {
 		t.Fatalf("in-flight call during Stop = %q, %v; want %q", r.resp, r.err, "done")
