@@ -72,7 +72,10 @@ type broken struct {
 func (b *broken) Call(ctx context.Context, ns, svc string, req []byte) ([]byte, error) {
 	switch b.fault {
 	case "drop-headers":
-		ctx = context.WithValue(context.Background(), struct{}{}, nil)
+		d, _ := ctx.Deadline()
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(context.Background(), d)
+		defer cancel()
 	case "no-deadline":
 		ctx = context.Background()
 	}

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Regenerates micro/v1/*.pb.go from micro/v1/micro.proto with pinned plugins.
-# Run through `go generate ./...` from the module root or this directory.
+# Run by `go generate ./...` (see ../doc.go); works from any directory.
 set -eu
+cd "$(dirname "$0")"
 PROTOC_GEN_GO=google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC=google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 
