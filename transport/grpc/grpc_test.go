@@ -1,0 +1,52 @@
+package grpc_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/transport/grpc"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const testLimit = 64 << 10
+
+// serve starts a Server for mux on a free loopback port and returns it with
+// a Client of it; both are released at cleanup.
+func serve(t testing.TB, mux *micro.Mux, opts ...grpc.Option) (*grpc.Server, *grpc.Client) {
+	t.Helper()
+	srv := grpc.NewServer(mux, append([]grpc.Option{grpc.WithAddress("127.0.0.1:0")}, opts...)...)
+	microtest.Serve(t, nil, srv)
+	return srv, dial(t, srv, opts...)
+}
+
+// dial returns a Client of srv, closed at cleanup.
+func dial(t testing.TB, srv *grpc.Server, opts ...grpc.Option) *grpc.Client {
+	t.Helper()
+	c, err := grpc.NewClient(srv.Addr().String(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	microtest.Run(t, microtest.Transport{
+		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
+			return serve(t, mux, grpc.WithMaxMessageSize(testLimit))
+		},
+		MaxMessageSize: testLimit,
+	})
+}
+
+func TestConformanceDefaultLimit(t *testing.T) {
+	microtest.Run(t, microtest.Transport{
+		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
+			return serve(t, mux)
+		},
+	})
+}
