@@ -1,0 +1,79 @@
+package nats_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"go.uber.org/goleak"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/transport/nats"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const testLimit = 64 << 10
+
+// runNATS starts an embedded nats-server on a random loopback port, or on
+// opts.Port if set, and shuts it down at cleanup.
+func runNATS(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	if opts == nil {
+		opts = &server.Options{}
+	}
+	opts.Host = "127.0.0.1"
+	if opts.Port == 0 {
+		opts.Port = -1
+	}
+	opts.NoLog, opts.NoSigs = true, true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return ns
+}
+
+// serve starts a Server for mux on ns and returns a Client of it.
+func serve(t testing.TB, ns *server.Server, mux *micro.Mux, opts ...nats.Option) (*nats.Server, *nats.Client) {
+	t.Helper()
+	opts = append([]nats.Option{nats.WithURL(ns.ClientURL())}, opts...)
+	srv := nats.NewServer(mux, opts...)
+	microtest.Serve(t, nil, srv)
+	return srv, newClient(t, ns, opts...)
+}
+
+func newClient(t testing.TB, ns *server.Server, opts ...nats.Option) *nats.Client {
+	t.Helper()
+	c, err := nats.NewClient(append([]nats.Option{nats.WithURL(ns.ClientURL())}, opts...)...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	ns := runNATS(t, nil)
+	microtest.Run(t, microtest.Transport{
+		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
+			return serve(t, ns, mux, nats.WithMaxMessageSize(testLimit))
+		},
+		MaxMessageSize: testLimit,
+		Features: microtest.Features{
+			// A namespace no server subscribes to gets no responders, as
+			// does a stopped server: NATS cannot tell them apart, and
+			// Unavailable is the code a caller should retry.
+			UnknownNamespace: micro.Unavailable,
+		},
+	})
+}

@@ -1,0 +1,115 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/dancinggopher/micro"
+)
+
+// subscribeNamespace serves every service of ns from one queue subscription
+// on "[prefix.]ns.*"; the Mux answers NotFound for a service it lacks.
+func (s *Server) subscribeNamespace(ns string) (*natsgo.Subscription, error) {
+	base := subject(s.o.prefix, ns, "")
+	sub, err := s.nc.QueueSubscribe(base+"*", s.o.queueGroup, func(m *natsgo.Msg) {
+		s.dispatch(ns, m.Subject[len(base):], m)
+	})
+	if err != nil {
+		return nil, micro.Errorf(micro.Unavailable, "nats: subscribe %s*: %w", base, err)
+	}
+	return sub, nil
+}
+
+// dispatch runs on the subscription's goroutine, which nats.go calls
+// serially, so it never waits: it hands the message to a handler goroutine
+// if the concurrency bound allows, and otherwise refuses it at once.
+func (s *Server) dispatch(ns, service string, m *natsgo.Msg) {
+	select {
+	case s.sem <- struct{}{}:
+		go s.serve(ns, service, m)
+	default:
+		s.refuse(ns, service, m)
+	}
+}
+
+// serve runs the handler of one message and publishes its reply.
+func (s *Server) serve(ns, service string, m *natsgo.Msg) {
+	defer func() { <-s.sem }()
+	info := &micro.RequestInfo{Namespace: ns, Service: service, Transport: "nats", Header: fromWire(m.Header)}
+	if m.Reply != "" {
+		info.ReplyHeader = micro.Header{}
+	}
+	start := time.Now()
+	resp, err := s.handle(info, m)
+	s.disc.record(micro.Route{Namespace: ns, Service: service}, time.Since(start), err)
+	if m.Reply == "" {
+		if err != nil {
+			s.log.Warn("nats: one-way message failed", "namespace", ns, "service", service, "err", err)
+		}
+		return
+	}
+	s.reply(m.Reply, info, resp, err)
+}
+
+// handle calls the Mux with a ctx carrying the caller's deadline, if any;
+// the Mux refuses a request whose deadline has passed.
+func (s *Server) handle(info *micro.RequestInfo, m *natsgo.Msg) ([]byte, error) {
+	deadline, ok, err := deadlineFrom(m.Header)
+	if err != nil {
+		return nil, err
+	}
+	ctx := s.base
+	if ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	return s.mux.Serve(micro.NewContext(ctx, info), info.Namespace, info.Service, m.Data)
+}
+
+// reply publishes a handler's result to the requester, with the handler's
+// reply headers; an error goes in the services protocol's error headers.
+func (s *Server) reply(to string, info *micro.RequestInfo, resp []byte, err error) {
+	if err == nil && len(resp) > s.o.maxSize {
+		err = micro.Errorf(micro.ResourceExhausted, "nats: reply of %d bytes exceeds the limit of %d", len(resp), s.o.maxSize)
+	}
+	m := &natsgo.Msg{Subject: to}
+	toWire(m, info.ReplyHeader)
+	if err != nil {
+		setError(m, micro.ErrorOf(err))
+	} else {
+		m.Data = resp
+	}
+	perr := s.nc.PublishMsg(m)
+	if errors.Is(perr, natsgo.ErrMaxPayload) {
+		m.Data = nil
+		setError(m, micro.Errorf(micro.ResourceExhausted,
+			"nats: reply of %d bytes exceeds the NATS server's max_payload of %d", len(resp), s.nc.MaxPayload()))
+		perr = s.nc.PublishMsg(m)
+	}
+	if perr != nil {
+		s.log.Warn("nats: reply not sent", "namespace", info.Namespace, "service", info.Service, "err", perr)
+	}
+}
+
+// refuse answers a request that found every handler slot taken: with
+// ResourceExhausted while serving, Unavailable while stopping. A one-way
+// message is dropped and logged.
+func (s *Server) refuse(ns, service string, m *natsgo.Msg) {
+	e := micro.Errorf(micro.ResourceExhausted, "nats: server at its bound of %d concurrent handlers", s.o.concurrency)
+	if s.stopping.Load() {
+		e = micro.Errorf(micro.Unavailable, "nats: server stopping")
+	}
+	if m.Reply == "" {
+		s.log.Warn("nats: one-way message dropped", "namespace", ns, "service", service, "err", e)
+		return
+	}
+	r := &natsgo.Msg{Subject: m.Reply}
+	setError(r, e)
+	if err := s.nc.PublishMsg(r); err != nil {
+		s.log.Warn("nats: refusal not sent", "namespace", ns, "service", service, "err", err)
+	}
+}
