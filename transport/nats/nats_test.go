@@ -1,10 +1,13 @@
 package nats_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
 	"github.com/dancinggopher/micro"
@@ -76,4 +79,48 @@ func TestConformance(t *testing.T) {
 			UnknownNamespace: micro.Unavailable,
 		},
 	})
+}
+
+// connect returns a raw nats.go connection to ns, closed at cleanup.
+func connect(t testing.TB, ns *server.Server, opts ...natsgo.Option) *natsgo.Conn {
+	t.Helper()
+	nc, err := natsgo.Connect(ns.ClientURL(), opts...)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// testCtx is bounded by microtest.Timeout and by the test.
+func testCtx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), microtest.Timeout)
+	t.Cleanup(cancel)
+	return c
+}
+
+// wantCode fails t unless err is a *micro.Error with code.
+func wantCode(t testing.TB, err error, code micro.Code) *micro.Error {
+	t.Helper()
+	e, ok := errors.AsType[*micro.Error](err)
+	if !ok {
+		t.Fatalf("error = %v (%T), want *micro.Error with code %v", err, err, code)
+	}
+	if e.Code != code {
+		t.Fatalf("error = %v, want code %v", err, code)
+	}
+	return e
+}
+
+// echoMux returns a Mux with test.echo, which echoes, and test.block, which
+// signals entered and waits for release.
+func echoMux(entered chan<- struct{}, release <-chan struct{}) *micro.Mux {
+	m := micro.NewMux()
+	m.HandleFunc("test", "echo", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
+	m.HandleFunc("test", "block", func(context.Context, []byte) ([]byte, error) {
+		entered <- struct{}{}
+		<-release
+		return []byte("done"), nil
+	})
+	return m
 }

@@ -1,0 +1,311 @@
+package nats_test
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/transport/nats"
+)
+
+func TestSlowHandlerDoesNotStallOthers(t *testing.T) {
+	ns := runNATS(t, nil)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	_, c := serve(t, ns, echoMux(entered, release))
+	blocked := make(chan error, 1)
+	go func() {
+		_, err := c.Call(testCtx(t), "test", "block", nil)
+		blocked <- err
+	}()
+	<-entered
+	// The blocked handler holds the subscription's only delivery goroutine
+	// unless handlers run on their own.
+	if got, err := c.Call(testCtx(t), "test", "echo", []byte("x")); err != nil || string(got) != "x" {
+		t.Fatalf("echo while another handler blocks = %q, %v", got, err)
+	}
+	close(release)
+	if err := <-blocked; err != nil {
+		t.Fatalf("blocked call: %v", err)
+	}
+}
+
+func TestConcurrencyBoundRefusesAtOnce(t *testing.T) {
+	ns := runNATS(t, nil)
+	const bound = 3
+	entered, release := make(chan struct{}, bound), make(chan struct{})
+	_, c := serve(t, ns, echoMux(entered, release), nats.WithConcurrency(bound))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(release)
+	for range bound {
+		wg.Go(func() {
+			if _, err := c.Call(testCtx(t), "test", "block", nil); err != nil {
+				t.Errorf("call within the bound: %v", err)
+			}
+		})
+	}
+	for range bound {
+		<-entered
+	}
+	start := time.Now()
+	_, err := c.Call(testCtx(t), "test", "echo", nil) // its deadline is 20 s away
+	wantCode(t, err, micro.ResourceExhausted)
+	if d := time.Since(start); d > microtest.Timeout/2 {
+		t.Fatalf("refusal took %v", d)
+	}
+}
+
+// TestWireContract speaks to the server with plain nats.go, as another
+// language or the nats CLI would.
+func TestWireContract(t *testing.T) {
+	ns := runNATS(t, nil)
+	var ran sync.WaitGroup
+	mux := micro.NewMux()
+	mux.HandleFunc("greeter", "hello", func(ctx context.Context, req []byte) ([]byte, error) {
+		info := micro.RequestInfoFrom(ctx)
+		info.ReplyHeader.Set("X-Lang", "en")
+		if _, ok := info.Header["micro-deadline"]; ok {
+			return nil, micro.Errorf(micro.Internal, "transport header reached the handler")
+		}
+		d, _ := ctx.Deadline()
+		return []byte("hello " + string(req) + " " + info.Header.Get("x-who") + " " + strconv.FormatInt(d.UnixMilli(), 10)), nil
+	})
+	mux.HandleFunc("greeter", "count", func(context.Context, []byte) ([]byte, error) {
+		ran.Done()
+		return nil, micro.Errorf(micro.PermissionDenied, "no")
+	})
+	serve(t, ns, mux, nats.WithPrefix("prod.eu"))
+	nc := connect(t, ns)
+
+	deadline := time.Now().Add(time.Minute).UnixMilli()
+	m := natsgo.NewMsg("prod.eu.greeter.hello")
+	m.Data = []byte("World")
+	m.Header.Set("X-Who", "me")
+	m.Header.Set("Micro-Deadline", strconv.FormatInt(deadline, 10))
+	r, err := nc.RequestMsg(m, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(r.Data), "hello World me "+strconv.FormatInt(deadline, 10); got != want {
+		t.Fatalf("reply = %q, want %q", got, want)
+	}
+	if r.Header.Get("x-lang") != "en" || r.Header.Get("Nats-Service-Error-Code") != "" {
+		t.Fatalf("reply headers = %v", r.Header)
+	}
+
+	for _, c := range []struct{ subject, deadline, code, msg string }{
+		{"prod.eu.greeter.nope", "", "5", `no service "nope" in namespace "greeter"`},
+		{"prod.eu.greeter.count", "", "7", "no"},
+		{"prod.eu.greeter.count", strconv.FormatInt(time.Now().Add(-time.Second).UnixMilli(), 10), "4", "context deadline exceeded"},
+		{"prod.eu.greeter.count", "soon", "3", `nats: bad Micro-Deadline header "soon"`},
+	} {
+		m := natsgo.NewMsg(c.subject)
+		if c.deadline != "" {
+			m.Header.Set("Micro-Deadline", c.deadline)
+		}
+		if c.code == "7" {
+			ran.Add(1)
+		}
+		r, err := nc.RequestMsg(m, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Header.Get("Nats-Service-Error-Code") != c.code || r.Header.Get("Nats-Service-Error") != c.msg {
+			t.Errorf("%s (deadline %q): error headers %v, want code %s and %q", c.subject, c.deadline, r.Header, c.code, c.msg)
+		}
+	}
+	ran.Wait() // only the call without a deadline ran the handler
+}
+
+// TestStopLosesNoReply stops servers with many handlers in flight: every
+// caller gets its handler's reply, whether the server dialled its
+// connection (and then closes it) or was given one (which stays open).
+func TestStopLosesNoReply(t *testing.T) {
+	for _, given := range []bool{false, true} {
+		t.Run("given="+strconv.FormatBool(given), func(t *testing.T) {
+			ns := runNATS(t, nil)
+			const n = 50
+			entered, release := make(chan struct{}, n), make(chan struct{})
+			var opts []nats.Option
+			var nc *natsgo.Conn
+			if given {
+				nc = connect(t, ns)
+				opts = append(opts, nats.WithConn(nc))
+			}
+			srv, c := serve(t, ns, echoMux(entered, release), opts...)
+			errs := make(chan error, n)
+			for range n {
+				go func() {
+					resp, err := c.Call(testCtx(t), "test", "block", nil)
+					if err == nil && string(resp) != "done" {
+						err = micro.Errorf(micro.Internal, "reply %q", resp)
+					}
+					errs <- err
+				}()
+			}
+			for range n {
+				<-entered
+			}
+			stopped := make(chan error, 1)
+			go func() { stopped <- srv.Stop(testCtx(t)) }()
+			select {
+			case err := <-stopped:
+				t.Fatalf("Stop returned (%v) with %d handlers in flight", err, n)
+			case <-time.After(100 * time.Millisecond):
+			}
+			close(release)
+			for range n {
+				if err := <-errs; err != nil {
+					t.Errorf("call in flight at Stop: %v", err)
+				}
+			}
+			if err := <-stopped; err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			if given && nc.IsClosed() {
+				t.Fatal("Stop closed the connection it was given")
+			}
+			_, err := c.Call(testCtx(t), "test", "echo", nil)
+			wantCode(t, err, micro.Unavailable)
+		})
+	}
+}
+
+func TestQueueGroupSharesLoad(t *testing.T) {
+	ns := runNATS(t, nil)
+	served := make(chan string, 200)
+	for _, name := range []string{"a", "b"} {
+		m := micro.NewMux()
+		m.HandleFunc("test", "who", func(context.Context, []byte) ([]byte, error) {
+			served <- name
+			return nil, nil
+		})
+		serve(t, ns, m)
+	}
+	c := newClient(t, ns)
+	count := map[string]int{}
+	for range cap(served) {
+		if _, err := c.Call(testCtx(t), "test", "who", nil); err != nil {
+			t.Fatal(err)
+		}
+		count[<-served]++
+	}
+	// Each request went to one instance; with 200 random picks, both got some.
+	if count["a"]+count["b"] != cap(served) || count["a"] == 0 || count["b"] == 0 {
+		t.Fatalf("requests served per instance: %v", count)
+	}
+}
+
+// recorder is a slog.Handler that passes each record's message and error
+// to a channel.
+type recorder chan string
+
+func (r recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r recorder) WithAttrs([]slog.Attr) slog.Handler        { return r }
+func (r recorder) WithGroup(string) slog.Handler             { return r }
+func (r recorder) Handle(_ context.Context, rec slog.Record) error {
+	msg := rec.Message
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" {
+			msg += ": " + a.Value.String()
+		}
+		return true
+	})
+	r <- msg
+	return nil
+}
+
+func TestFailedSendIsLogged(t *testing.T) {
+	ns := runNATS(t, nil)
+	logs := make(recorder, 10)
+	m := micro.NewMux()
+	m.HandleFunc("test", "fail", func(context.Context, []byte) ([]byte, error) {
+		return nil, micro.Errorf(micro.Aborted, "cannot")
+	})
+	_, c := serve(t, ns, m, nats.WithLogger(slog.New(logs)))
+	if err := c.Send(testCtx(t), "test", "fail", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-logs:
+		if want := "nats: one-way message failed: Aborted: cannot"; got != want {
+			t.Fatalf("log = %q, want %q", got, want)
+		}
+	case <-testCtx(t).Done():
+		t.Fatal("failed one-way message was not logged")
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	ns := runNATS(t, &server.Options{Username: "u", Password: "p"})
+	url := nats.WithURL(ns.ClientURL())
+	creds := nats.WithConnOptions(natsgo.UserInfo("u", "p"))
+	for _, c := range []struct {
+		name string
+		opts []nats.Option
+		code micro.Code
+	}{
+		{"bad credentials", []nats.Option{url, nats.WithConnOptions(natsgo.UserInfo("u", "wrong"))}, micro.Unauthenticated},
+		{"no server", []nats.Option{nats.WithURL("nats://127.0.0.1:1")}, micro.Unavailable},
+		{"bad name", []nats.Option{url, creds, nats.WithServiceName("a.b")}, micro.Unknown},
+		{"bad version", []nats.Option{url, creds, nats.WithServiceVersion("v1")}, micro.Unknown},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := nats.NewServer(micro.NewMux(), c.opts...)
+			err := srv.Start(testCtx(t))
+			if err == nil {
+				t.Fatal("Start = nil")
+			}
+			if micro.CodeOf(err) != c.code {
+				t.Fatalf("Start = %v, want code %v", err, c.code)
+			}
+			if err := srv.Stop(testCtx(t)); err != nil {
+				t.Fatalf("Stop after failed Start: %v", err)
+			}
+		})
+	}
+}
+
+func TestStartTwiceAndStopBeforeStart(t *testing.T) {
+	ns := runNATS(t, nil)
+	srv := nats.NewServer(micro.NewMux(), nats.WithURL(ns.ClientURL()))
+	microtest.Serve(t, nil, srv)
+	if err := srv.Start(testCtx(t)); err == nil {
+		t.Fatal("second Start = nil")
+	}
+
+	early := nats.NewServer(micro.NewMux(), nats.WithURL(ns.ClientURL()))
+	if err := early.Stop(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := early.Start(testCtx(t)); err != nil {
+		t.Fatalf("Start after Stop = %v, want nil", err)
+	}
+}
+
+func TestStartFailsWhenConnectionCloses(t *testing.T) {
+	ns := runNATS(t, nil)
+	nc := connect(t, ns)
+	srv := nats.NewServer(echoMux(nil, nil), nats.WithConn(nc))
+	done := make(chan error, 1)
+	go func() { done <- srv.Start(testCtx(t)) }()
+	<-srv.Ready()
+	nc.Close()
+	select {
+	case err := <-done:
+		wantCode(t, err, micro.Unavailable)
+	case <-testCtx(t).Done():
+		t.Fatal("Start kept running on a closed connection")
+	}
+	if err := srv.Stop(testCtx(t)); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+}
