@@ -209,8 +209,8 @@ func TestQueueGroupSharesLoad(t *testing.T) {
 type recorder chan string
 
 func (r recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r recorder) WithAttrs([]slog.Attr) slog.Handler        { return r }
-func (r recorder) WithGroup(string) slog.Handler             { return r }
+func (r recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r recorder) WithGroup(string) slog.Handler            { return r }
 func (r recorder) Handle(_ context.Context, rec slog.Record) error {
 	msg := rec.Message
 	rec.Attrs(func(a slog.Attr) bool {

@@ -1,0 +1,134 @@
+package nats_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	natsmicro "github.com/nats-io/nats.go/micro"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/transport/nats"
+)
+
+// fast bounds how long a failure that needs no waiting may take, far below
+// the calls' own deadline of microtest.Timeout.
+const fast = microtest.Timeout / 4
+
+// timed fails t if f takes longer than fast.
+func timed(t *testing.T, f func()) {
+	t.Helper()
+	start := time.Now()
+	f()
+	if d := time.Since(start); d > fast {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestNoRespondersIsFast(t *testing.T) {
+	ns := runNATS(t, nil)
+	c := newClient(t, ns)
+	timed(t, func() {
+		_, err := c.Call(testCtx(t), "nobody", "home", nil)
+		wantCode(t, err, micro.Unavailable)
+	})
+}
+
+func TestMaxPayload(t *testing.T) {
+	const maxPayload = 8 << 10
+	ns := runNATS(t, &server.Options{MaxPayload: maxPayload})
+	mux := micro.NewMux()
+	mux.HandleFunc("test", "big", func(context.Context, []byte) ([]byte, error) {
+		return make([]byte, maxPayload+1), nil
+	})
+	_, c := serve(t, ns, mux) // micro's own limit, 4 MiB, is above the NATS server's
+	timed(t, func() {
+		_, err := c.Call(testCtx(t), "test", "big", make([]byte, maxPayload+1))
+		wantCode(t, err, micro.ResourceExhausted)
+		err = c.Send(testCtx(t), "test", "big", make([]byte, maxPayload+1))
+		wantCode(t, err, micro.ResourceExhausted)
+		_, err = c.Call(testCtx(t), "test", "big", nil) // the reply is too big
+		wantCode(t, err, micro.ResourceExhausted)
+	})
+}
+
+func TestBadCredentials(t *testing.T) {
+	ns := runNATS(t, &server.Options{Authorization: "secret"})
+	timed(t, func() {
+		_, err := nats.NewClient(nats.WithURL(ns.ClientURL()), nats.WithConnOptions(natsgo.Token("guess")))
+		wantCode(t, err, micro.Unauthenticated)
+	})
+	c, err := nats.NewClient(nats.WithURL(ns.ClientURL()), nats.WithConnOptions(natsgo.Token("secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
+
+func TestDeadlineExceeded(t *testing.T) {
+	ns := runNATS(t, nil)
+	entered, release := make(chan struct{}, 2), make(chan struct{})
+	defer close(release)
+	mux := echoMux(entered, release)
+	_, c := serve(t, ns, mux)
+	ctx, cancel := context.WithTimeout(testCtx(t), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Call(ctx, "test", "block", nil)
+	wantCode(t, err, micro.DeadlineExceeded)
+
+	// Without a ctx deadline, WithTimeout bounds the call.
+	c = newClient(t, ns, nats.WithTimeout(50*time.Millisecond))
+	_, err = c.Call(context.Background(), "test", "block", nil)
+	wantCode(t, err, micro.DeadlineExceeded)
+}
+
+func TestForeignServiceError(t *testing.T) {
+	ns := runNATS(t, nil)
+	nc := connect(t, ns)
+	// A nats.go micro service answers errors with its own codes.
+	svc, err := natsmicro.AddService(nc, natsmicro.Config{Name: "legacy", Version: "1.0.0",
+		Endpoint: &natsmicro.EndpointConfig{Subject: "legacy.get", Handler: natsmicro.HandlerFunc(func(r natsmicro.Request) {
+			_ = r.Error("500", "database down", nil)
+		})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop()
+	c := newClient(t, ns)
+	_, err = c.Call(testCtx(t), "legacy", "get", nil)
+	if e := wantCode(t, err, micro.Unknown); e.Message != "500: database down" {
+		t.Fatalf("message = %q", e.Message)
+	}
+}
+
+func TestClientClose(t *testing.T) {
+	ns := runNATS(t, nil)
+	_, c := serve(t, ns, echoMux(nil, nil))
+	nc := connect(t, ns)
+	given, err := nats.NewClient(nats.WithConn(nc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*nats.Client{c, given} {
+		if _, err := c.Call(testCtx(t), "test", "echo", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Call(testCtx(t), "test", "echo", nil)
+		wantCode(t, err, micro.Unavailable)
+		wantCode(t, c.Send(testCtx(t), "test", "echo", nil), micro.Unavailable)
+	}
+	if nc.IsClosed() {
+		t.Fatal("Close closed the connection it was given")
+	}
+	_, err = given.Call(testCtx(t), "bad.name", "echo", nil)
+	wantCode(t, err, micro.Unavailable) // closed wins over the bad name
+	open := newClient(t, ns)
+	_, err = open.Call(testCtx(t), "bad.name", "echo", nil)
+	wantCode(t, err, micro.InvalidArgument)
+}
