@@ -1,0 +1,243 @@
+package kafka
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/dancinggopher/micro"
+)
+
+// closeTimeout bounds Close: flushing records and deleting the reply topic.
+const closeTimeout = 10 * time.Second
+
+// Client calls services over Kafka. Create it with NewClient; it is safe
+// for concurrent use, and many Calls share its one producer and its one
+// consumer of replies.
+type Client struct {
+	o      options
+	cl     *kgo.Client
+	log    *slog.Logger
+	id     string // prefix of correlation ids
+	seq    atomic.Uint64
+	closed chan struct{}
+
+	known sync.Map // topic -> struct{}: topics seen to exist
+
+	mu         sync.Mutex
+	isClosed   bool
+	waiters    map[string]chan *kgo.Record // correlation id -> the Call waiting
+	replyTopic string                      // set once replies are consumed
+	created    bool                        // the client created replyTopic
+	pollCancel context.CancelFunc
+	pollDone   chan struct{}
+}
+
+var _ micro.Client = (*Client)(nil)
+
+// NewClient returns a Client. It does not connect: the first Send or Call
+// does, and the first Call sets up the reply topic. It fails only on
+// invalid kgo options.
+func NewClient(opts ...Option) (*Client, error) {
+	o := newOptions(opts)
+	cl, err := kgo.NewClient(o.kgoOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: client: %w", err)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	c := &Client{
+		o: o, cl: cl, log: o.log, id: hex.EncodeToString(b[:]) + "-",
+		closed: make(chan struct{}), waiters: map[string]chan *kgo.Record{},
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Send produces msg to (namespace, service) and returns once the broker
+// acknowledged it (acks from all in-sync replicas, idempotent producer), or
+// ctx ended. The record carries ctx's headers, and the key set with
+// WithKey, but not ctx's deadline: the message waits in the topic for as
+// long as it takes. The handler's reply and error are dropped (see the
+// server's dead-letter topic). A namespace with no topic is NotFound, a
+// message over the size limit ResourceExhausted.
+func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte) error {
+	if err := c.check(ctx, namespace, service, msg); err != nil {
+		return err
+	}
+	r := c.request(ctx, namespace, service, msg, 0)
+	if err := c.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+		return produceError(r.Topic, err)
+	}
+	return nil
+}
+
+// Call produces req to (namespace, service) with the client's reply topic
+// and a fresh correlation id, and waits for the matching reply until ctx
+// ends (then DeadlineExceeded or Canceled). ctx's deadline travels as
+// micro-deadline and becomes the handler's. A Call to a server that is not
+// running waits in the topic and times out: Kafka cannot tell that nobody
+// consumes it.
+func (c *Client) Call(ctx context.Context, namespace, service string, req []byte) ([]byte, error) {
+	if err := c.check(ctx, namespace, service, req); err != nil {
+		return nil, err
+	}
+	replyTo, err := c.replies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := c.id + strconv.FormatUint(c.seq.Add(1), 36)
+	ch := make(chan *kgo.Record, 1)
+	c.mu.Lock()
+	if c.isClosed {
+		c.mu.Unlock()
+		return nil, micro.Errorf(micro.Unavailable, "kafka: client closed")
+	}
+	c.waiters[id] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.waiters, id)
+		c.mu.Unlock()
+	}()
+
+	r := c.request(ctx, namespace, service, req, 3)
+	r.Headers = append(r.Headers,
+		kgo.RecordHeader{Key: hdrReplyTo, Value: []byte(replyTo)},
+		kgo.RecordHeader{Key: hdrCorrelation, Value: []byte(id)})
+	if d, ok := ctx.Deadline(); ok {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: hdrDeadline, Value: strconv.AppendInt(nil, d.UnixMilli(), 10)})
+	}
+	if err := c.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+		return nil, produceError(r.Topic, err)
+	}
+	select {
+	case rep := <-ch:
+		return c.answer(ctx, rep)
+	case <-ctx.Done():
+		return nil, micro.Errorf(micro.CodeOf(ctx.Err()), "kafka: waiting for the reply of %s.%s: %w", namespace, service, ctx.Err())
+	case <-c.closed:
+		return nil, micro.Errorf(micro.Unavailable, "kafka: client closed")
+	}
+}
+
+// answer turns a reply record into Call's result.
+func (c *Client) answer(ctx context.Context, rep *kgo.Record) ([]byte, error) {
+	_, replyHeader := micro.OutgoingHeader(ctx)
+	var code, msg string
+	for _, h := range rep.Headers {
+		switch h.Key {
+		case hdrErrorCode:
+			code = string(h.Value)
+		case hdrError:
+			msg = string(h.Value)
+		case hdrCorrelation:
+		default:
+			if replyHeader != nil {
+				replyHeader.Set(h.Key, string(h.Value))
+			}
+		}
+	}
+	if code != "" {
+		n, err := strconv.ParseUint(code, 10, 32)
+		if err != nil {
+			return nil, micro.Errorf(micro.Unknown, "kafka: reply with a bad %s %q: %s", hdrErrorCode, code, msg)
+		}
+		return nil, micro.NewError(micro.Code(n), msg)
+	}
+	if len(rep.Value) > c.o.max {
+		return nil, micro.Errorf(micro.ResourceExhausted, "kafka: reply of %d bytes exceeds the limit of %d", len(rep.Value), c.o.max)
+	}
+	if rep.Value == nil {
+		return []byte{}, nil
+	}
+	return rep.Value, nil
+}
+
+// check validates a request before it is produced.
+func (c *Client) check(ctx context.Context, namespace, service string, body []byte) error {
+	switch {
+	case c.closing():
+		return micro.Errorf(micro.Unavailable, "kafka: client closed")
+	case !micro.ValidName(namespace) || !micro.ValidName(service):
+		return micro.Errorf(micro.InvalidArgument, "kafka: invalid route %q.%q", namespace, service)
+	case len(body) > c.o.max:
+		return micro.Errorf(micro.ResourceExhausted, "kafka: request of %d bytes exceeds the limit of %d", len(body), c.o.max)
+	}
+	if err := ctx.Err(); err != nil {
+		return micro.ErrorOf(err)
+	}
+	return c.exists(ctx, c.o.prefix+namespace)
+}
+
+// exists checks once that topic exists, so that a Send to a namespace no
+// one serves fails at once with NotFound instead of waiting for kgo's
+// retries on an unknown topic.
+func (c *Client) exists(ctx context.Context, topic string) error {
+	if _, ok := c.known.Load(topic); ok {
+		return nil
+	}
+	found, err := partitionsOf(ctx, c.cl, topic)
+	if err != nil {
+		return micro.Errorf(micro.Unavailable, "%w", err)
+	}
+	if _, ok := found[topic]; !ok {
+		return micro.Errorf(micro.NotFound, "kafka: no topic %q", topic)
+	}
+	c.known.Store(topic, struct{}{})
+	return nil
+}
+
+func (c *Client) closing() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close fails the Calls in flight with Unavailable, flushes the records
+// being produced, deletes the reply topic if the client created it, and
+// closes the connections; it blocks for at most 10s. Calls and Sends after
+// Close fail with Unavailable. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.isClosed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.isClosed = true
+	close(c.closed)
+	cancel, done, topic, created := c.pollCancel, c.pollDone, c.replyTopic, c.created
+	c.mu.Unlock()
+
+	ctx, stop := context.WithTimeout(context.Background(), closeTimeout)
+	defer stop()
+	err := c.cl.Flush(ctx)
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	if created {
+		if derr := deleteTopic(ctx, c.cl, topic); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
+	c.cl.Close()
+	if err != nil {
+		return fmt.Errorf("kafka: close: %w", err)
+	}
+	return nil
+}

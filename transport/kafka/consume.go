@@ -1,0 +1,229 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The consuming follows franz-go's recommended pattern for processing
+// partitions concurrently with at-least-once delivery
+// (examples/goroutine_per_partition_consuming/autocommit_marks): the
+// client blocks rebalances while a poll is dispatched (BlockRebalanceOnPoll),
+// each partition has a worker goroutine that handles its records in order
+// and marks each one once it is done (AutoCommitMarks), and when a
+// partition is revoked its worker finishes the record in flight and the
+// marks are committed before the rebalance goes on. So the next owner of a
+// partition starts right after the last record handled here.
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// partitions holds the workers of the assigned partitions.
+type partitions struct {
+	mu      sync.Mutex
+	m       map[topicPartition]*worker
+	stopped bool // set by stopAll: no new workers
+	wg      sync.WaitGroup
+}
+
+// worker handles the records of one partition, in order.
+type worker struct {
+	tp   topicPartition
+	ns   string
+	recs chan []*kgo.Record
+	quit chan struct{} // closed to stop after the record in flight
+	done chan struct{}
+}
+
+// poll fetches records and hands each partition's records to its worker
+// until ctx is cancelled.
+func (s *Server) poll(ctx context.Context) {
+	defer close(s.pollDone)
+	defer s.cl.AllowRebalance()
+	for {
+		fetches := s.cl.PollRecords(ctx, s.o.pollRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			s.log.Warn("kafka: fetch", "topic", topic, "partition", partition, "err", err)
+		})
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) == 0 {
+				return
+			}
+			s.parts.mu.Lock()
+			w := s.parts.m[topicPartition{p.Topic, p.Partition}]
+			s.parts.mu.Unlock()
+			if w == nil { // BlockRebalanceOnPoll makes this impossible; never drop silently
+				s.log.Error("kafka: records of an unassigned partition", "topic", p.Topic, "partition", p.Partition)
+				return
+			}
+			select { // blocks only while the worker is busy: backpressure
+			case w.recs <- p.Records:
+			case <-ctx.Done():
+			}
+		})
+		s.cl.AllowRebalance()
+	}
+}
+
+// assigned starts a worker for each assigned partition.
+func (s *Server) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	s.parts.mu.Lock()
+	defer s.parts.mu.Unlock()
+	if s.parts.stopped {
+		return
+	}
+	for topic, ps := range assigned {
+		for _, p := range ps {
+			w := &worker{
+				tp: topicPartition{topic, p}, ns: s.topics[topic],
+				recs: make(chan []*kgo.Record, 4), quit: make(chan struct{}), done: make(chan struct{}),
+			}
+			s.parts.m[w.tp] = w
+			s.parts.wg.Add(1)
+			go s.run(w)
+		}
+	}
+	s.log.Debug("kafka: partitions assigned", "partitions", assigned)
+}
+
+// revoked stops the workers of the revoked partitions, each after its
+// record in flight, and commits what they handled, so that the partitions'
+// next owners start where these left off.
+func (s *Server) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	s.parts.stop(revoked)
+	if err := cl.CommitMarkedOffsets(ctx); err != nil {
+		s.log.Error("kafka: commit on revoke", "partitions", revoked, "err", err)
+	}
+	s.log.Debug("kafka: partitions revoked", "partitions", revoked)
+}
+
+// lost stops the workers of partitions lost to a group error; their
+// offsets cannot be committed any more.
+func (s *Server) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	s.parts.stop(lost)
+	s.log.Warn("kafka: partitions lost", "partitions", lost)
+}
+
+// stop stops the workers of the given partitions and waits for them.
+func (ps *partitions) stop(parts map[string][]int32) {
+	var ws []*worker
+	ps.mu.Lock()
+	for topic, list := range parts {
+		for _, p := range list {
+			tp := topicPartition{topic, p}
+			if w := ps.m[tp]; w != nil {
+				delete(ps.m, tp)
+				ws = append(ws, w)
+			}
+		}
+	}
+	ps.mu.Unlock()
+	for _, w := range ws {
+		close(w.quit)
+	}
+	for _, w := range ws {
+		<-w.done
+	}
+}
+
+// stopAll stops every worker, and keeps new ones from starting, and waits
+// for all of them, those stopped by a concurrent revoke included.
+func (ps *partitions) stopAll() {
+	ps.mu.Lock()
+	ps.stopped = true
+	ws := ps.m
+	ps.m = map[topicPartition]*worker{}
+	ps.mu.Unlock()
+	for _, w := range ws {
+		close(w.quit)
+	}
+	ps.wg.Wait()
+}
+
+// run handles w's records until w is stopped. A record that could not be
+// finished (its worker stopped during a retry, or Stop gave up on it) is
+// not marked, and neither is any later record of the partition, so it is
+// consumed again by the partition's next owner.
+func (s *Server) run(w *worker) {
+	defer s.parts.wg.Done()
+	defer close(w.done)
+	for {
+		select {
+		case <-w.quit:
+			return
+		case recs := <-w.recs:
+			for _, r := range recs {
+				select {
+				case <-w.quit:
+					return
+				case s.sem <- struct{}{}:
+				}
+				ok := s.handle(w, r)
+				<-s.sem
+				if !ok {
+					<-w.quit // unfinished: hold the partition's position until it moves
+					return
+				}
+				s.cl.MarkCommitRecords(r)
+				s.commits.wake()
+			}
+		}
+	}
+}
+
+// committer commits the marked offsets in the background, one commit at a
+// time, soon after records are handled: so a member that dies without Stop
+// leaves few records to be handled again.
+type committer struct {
+	cl    *kgo.Client
+	log   *slog.Logger
+	wakeC chan struct{} // capacity 1: wakes coalesce while a commit runs
+	quit  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-c.quit
+		cancel()
+	}()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-c.wakeC:
+			// Fails while the group rebalances; the marks stay and are
+			// committed by the next commit or on revoke.
+			if err := c.cl.CommitMarkedOffsets(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				c.log.Debug("kafka: commit", "err", err)
+			}
+		}
+	}
+}
+
+// wake asks for a commit.
+func (c *committer) wake() {
+	select {
+	case c.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+// stop stops the committer and waits for it.
+func (c *committer) stop() {
+	c.once.Do(func() { close(c.quit) })
+	<-c.done
+}

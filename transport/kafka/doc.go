@@ -1,0 +1,38 @@
+// Package kafka serves a micro.Mux over Apache Kafka and calls services
+// over it, using franz-go (github.com/twmb/franz-go/pkg/kgo).
+//
+// # Wire
+//
+// A route (namespace, service) is the topic "[prefix]namespace" with the
+// record header "micro-service: service". The record value is the request
+// body, other record headers are the request headers, and "micro-deadline"
+// (Unix milliseconds) is the caller's deadline. A request that wants a reply
+// carries "micro-reply-to" (a topic) and "micro-correlation-id"; the server
+// produces the reply to that topic with the same correlation id, and an
+// error as the headers "micro-error-code" (the code number) and
+// "micro-error" (the message). So any Kafka producer reaches a service:
+//
+//	kcat -P -b localhost:9092 -t greeter -H micro-service=hello
+//
+// # Guarantees
+//
+// A Server consumes the topics of its Mux's namespaces in a consumer group
+// and delivers at least once: the offset of a record is committed only
+// after its handler returned and any reply or dead-letter record was
+// acknowledged by the broker. Records of one partition are handled in
+// order, one at a time; partitions are handled concurrently, up to a bound.
+// When a partition moves to another member of the group (a member joins or
+// leaves, or Stop), the record in flight finishes and what was handled is
+// committed before the partition is released, so in normal operation no
+// record is handled twice. A member that dies without Stop leaves the
+// records it handled since its last commit to be handled again.
+//
+// A handler error with a retryable code is retried with backoff; after the
+// last retry, or at once for other codes, the record goes to the
+// dead-letter topic if one is configured, else it is logged and skipped. A
+// poison record never blocks its partition forever.
+//
+// Client.Send returns once the broker acknowledged the record (acks=all,
+// idempotent producer). Client.Call produces the request with the client's
+// own reply topic and waits for the matching reply or ctx's end.
+package kafka

@@ -1,0 +1,140 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/dancinggopher/micro"
+)
+
+// handle serves one record: the handler with retries, then the reply and
+// the dead letter. It reports whether the record is finished, that is,
+// whether its offset may be committed.
+func (s *Server) handle(w *worker, r *kgo.Record) bool {
+	in := parse(r)
+	info := &micro.RequestInfo{Namespace: w.ns, Service: in.service, Transport: "kafka", Header: in.header}
+	if in.replyTo != "" {
+		info.ReplyHeader = micro.Header{}
+	}
+	resp, err, finished := s.serve(w, r, &in, info)
+	if err == nil && len(resp) > s.o.max {
+		err = micro.Errorf(micro.ResourceExhausted, "kafka: reply of %d bytes exceeds the limit of %d", len(resp), s.o.max)
+	}
+	if !finished && s.base.Err() == nil {
+		return false // stopped during a backoff: the next owner retries it
+	}
+	// A handler cancelled because Stop gave up still answers its caller,
+	// but its record is consumed again.
+	if in.replyTo != "" && !s.reply(r, &in, info, resp, err) || !finished {
+		return false
+	}
+	if err != nil {
+		return s.deadLetter(r, &in, err)
+	}
+	return true
+}
+
+// serve runs the handler, retrying retryable errors. finished is false if
+// the worker was stopped during a backoff, or Stop gave up on the handler.
+func (s *Server) serve(w *worker, r *kgo.Record, in *incoming, info *micro.RequestInfo) (resp []byte, err error, finished bool) {
+	for attempt := 0; ; attempt++ {
+		resp, err = s.serveOnce(r, in, info)
+		switch {
+		case err == nil:
+			return resp, nil, true
+		case s.base.Err() != nil:
+			return nil, err, false
+		case attempt >= s.o.retries || !s.o.retryable[micro.CodeOf(err)]:
+			return nil, err, true
+		case !in.deadline.IsZero() && !time.Now().Before(in.deadline):
+			return nil, err, true
+		}
+		t := time.NewTimer(min(s.o.backoff<<attempt, maxBackoff))
+		select {
+		case <-t.C:
+		case <-w.quit:
+			t.Stop()
+			return nil, err, false
+		}
+		clear(info.ReplyHeader)
+	}
+}
+
+// serveOnce runs the handler once.
+func (s *Server) serveOnce(r *kgo.Record, in *incoming, info *micro.RequestInfo) ([]byte, error) {
+	if in.service == "" {
+		return nil, micro.Errorf(micro.InvalidArgument, "kafka: record without a %s header", hdrService)
+	}
+	ctx := micro.NewContext(s.base, info)
+	if !in.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, in.deadline)
+		defer cancel()
+	}
+	return s.mux.Serve(ctx, info.Namespace, in.service, r.Value)
+}
+
+// reply produces the reply to a request and waits for the broker's
+// acknowledgement. It reports false only if the server's client is closed.
+// A reply that cannot be delivered (its topic is gone, the caller's
+// deadline passed) is logged: no one waits for it.
+func (s *Server) reply(r *kgo.Record, in *incoming, info *micro.RequestInfo, resp []byte, err error) bool {
+	rec := &kgo.Record{Topic: in.replyTo, Value: resp}
+	rec.Headers = make([]kgo.RecordHeader, 0, 3+len(info.ReplyHeader))
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: hdrCorrelation, Value: in.correlation})
+	for k, v := range info.ReplyHeader {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+	}
+	if err != nil {
+		rec.Value = nil
+		rec.Headers = append(rec.Headers, errorHeaders(micro.ErrorOf(err))...)
+	}
+	ctx := context.Background()
+	if !in.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, in.deadline)
+		defer cancel()
+	}
+	if perr := s.cl.ProduceSync(ctx, rec).FirstErr(); perr != nil {
+		if errors.Is(perr, kgo.ErrClientClosed) {
+			return false
+		}
+		s.log.Warn("kafka: reply not delivered", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+			"reply_to", in.replyTo, "err", perr)
+	}
+	return true
+}
+
+// deadLetter produces a record that failed for good to the dead-letter
+// topic, or logs it if there is none. It reports false only if the
+// server's client is closed; a dead letter the broker refuses is logged and
+// the record skipped, so that it does not block its partition.
+func (s *Server) deadLetter(r *kgo.Record, in *incoming, err error) bool {
+	e := micro.ErrorOf(err)
+	attrs := []any{"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "service", in.service,
+		"code", e.Code.String(), "err", e.Message}
+	if s.o.deadLetter == "" {
+		s.log.Warn("kafka: record failed; skipped", attrs...)
+		return true
+	}
+	rec := &kgo.Record{Topic: s.o.deadLetter, Key: r.Key, Value: r.Value}
+	rec.Headers = make([]kgo.RecordHeader, 0, len(r.Headers)+2)
+	for _, h := range r.Headers {
+		if k := h.Key; k != hdrErrorCode && k != hdrError {
+			rec.Headers = append(rec.Headers, h)
+		}
+	}
+	rec.Headers = append(rec.Headers, errorHeaders(e)...)
+	if perr := s.cl.ProduceSync(context.Background(), rec).FirstErr(); perr != nil {
+		if errors.Is(perr, kgo.ErrClientClosed) {
+			return false
+		}
+		s.log.Error("kafka: dead letter not delivered; record skipped", append(attrs, "dead_letter_err", perr)...)
+		return true
+	}
+	s.log.Warn("kafka: record failed; sent to the dead-letter topic", append(attrs, "dead_letter", s.o.deadLetter)...)
+	return true
+}
