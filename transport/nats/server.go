@@ -251,7 +251,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 // if Start dialled it.
 func (s *Server) release(ctx context.Context) {
 	s.cancelBase()
-	if !s.nc.IsClosed() {
+	if s.nc.IsConnected() { // else replies wait in nats.go's reconnect buffer
 		if err := flush(ctx, s.nc); err != nil && ctx.Err() == nil {
 			s.log.Warn("nats: flush at stop", "err", err)
 		}
@@ -267,9 +267,15 @@ func (s *Server) release(ctx context.Context) {
 func (s *Server) drainSubscriptions(ctx context.Context) error {
 	var closed []<-chan natsgo.SubStatus
 	for _, sub := range s.subs {
+		if !s.nc.IsConnected() {
+			// Draining needs the NATS server; while it is unreachable
+			// nothing more arrives, and waiting would last until ctx ends.
+			_ = sub.Unsubscribe()
+			continue
+		}
 		ch := sub.StatusChanged(natsgo.SubscriptionClosed)
 		if err := sub.Drain(); err != nil {
-			continue // the connection is closed: nothing more will arrive
+			continue // the connection closed: nothing more will arrive
 		}
 		closed = append(closed, ch)
 	}
