@@ -43,10 +43,7 @@ func NewClient(target string, opts ...Option) (*Client, error) {
 	}
 	dopts := append([]grpclib.DialOption{
 		grpclib.WithTransportCredentials(creds),
-		grpclib.WithDefaultCallOptions(
-			grpclib.MaxCallRecvMsgSize(wireLimit(o.max)),
-			grpclib.MaxCallSendMsgSize(wireLimit(o.max)),
-		),
+		grpclib.WithDefaultCallOptions(grpclib.MaxCallRecvMsgSize(wireLimit(o.max))),
 	}, o.dialOpts...)
 	conn, err := grpclib.NewClient(target, dopts...)
 	if err != nil {
