@@ -62,7 +62,9 @@ func BenchmarkCall(b *testing.B) {
 }
 
 // rawEcho is the hand-written grpc-go service of the baseline.
-type rawEcho struct{ microv1.UnimplementedMicroServer }
+type rawEcho struct {
+	microv1.UnimplementedMicroServer
+}
 
 func (rawEcho) Call(_ context.Context, req *microv1.CallRequest) (*microv1.CallResponse, error) {
 	return &microv1.CallResponse{Data: req.Data}, nil
