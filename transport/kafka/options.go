@@ -159,6 +159,10 @@ func (o *options) kgoOptions(extra ...kgo.Opt) []kgo.Opt {
 		kgo.ProducerLinger(0), // request-reply latency over batching
 		kgo.ProducerBatchMaxBytes(int32(min(o.max+headroom, 1<<30))),
 		kgo.RecordPartitioner(partitioner{}),
+		// Kafka's Java default rather than kgo's 5s: a fetch that is in
+		// flight when partitions are assigned holds their first records
+		// until it returns.
+		kgo.FetchMaxWait(500 * time.Millisecond),
 	}
 	if len(o.brokers) > 0 {
 		kopts = append(kopts, kgo.SeedBrokers(o.brokers...))

@@ -56,9 +56,9 @@ func NewServer(mux *micro.Mux, opts ...Option) *Server {
 // String returns "kafka".
 func (s *Server) String() string { return "kafka" }
 
-// Ready returns a channel closed once the server has joined... more
-// precisely, once Start has reached the brokers, found its topics and begun
-// to consume them in its group.
+// Ready returns a channel closed once Start has reached the brokers, found
+// its topics and begun to join its consumer group. Records produced from
+// then on are served; the group assigns partitions shortly after.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Start connects to the brokers, checks (or creates, with WithCreateTopics)

@@ -1,0 +1,201 @@
+package kafka_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport/kafka"
+)
+
+// The delivery tests push records through consumer groups under
+// disruption and count how often each record was handled: lost is a record
+// never handled, a duplicate an extra handling. Each ends with the group's
+// lag, so a duplicate still to come would show too.
+
+const (
+	records    = 20_000
+	partitions = 8
+	deliveryTO = 2 * time.Minute // bounds every wait; never reached in a passing run
+)
+
+// deliveryMux returns a Mux whose work.count counts into tl.
+func deliveryMux(tl *tally) *micro.Mux {
+	m := micro.NewMux()
+	m.Handle("work", "count", tl.handler())
+	return m
+}
+
+func checkCounts(t *testing.T, tl *tally, wantDups int) (dups int) {
+	t.Helper()
+	lost, dups := tl.result()
+	t.Logf("%d records: %d lost, %d duplicates", len(tl.counts), lost, dups)
+	if lost != 0 {
+		t.Errorf("%d records lost", lost)
+	}
+	if wantDups >= 0 && dups != wantDups {
+		t.Errorf("%d duplicates, want %d", dups, wantDups)
+	}
+	return dups
+}
+
+func checkLag(t *testing.T, c *kfake.Cluster, group string) {
+	t.Helper()
+	if l := lag(t, c, group, "work"); l != 0 {
+		t.Errorf("group %s has %d records uncommitted after a graceful stop", group, l)
+	}
+}
+
+// TestDeliveryRestarts stops the consumer gracefully every 5000 records
+// and starts another in the same group.
+func TestDeliveryRestarts(t *testing.T) {
+	c := cluster(t, kfake.SeedTopics(partitions, "work"))
+	tl := newTally(records, 5000, 10000, 15000)
+	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("restarts")}
+	sent := produce(t, newClient(t, c), "work", "count", records)
+	r := serve(t, deliveryMux(tl), opts...)
+	for _, m := range []int64{5000, 10000, 15000} {
+		wait(t, tl.reached(m), deliveryTO, strconv.FormatInt(m, 10)+" records")
+		if err := r.stop(t, 30*time.Second); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		r = serve(t, deliveryMux(tl), opts...)
+	}
+	wait(t, tl.all(), deliveryTO, "all records")
+	if err := <-sent.done; err != nil {
+		t.Fatal(err)
+	}
+	if err := r.stop(t, 30*time.Second); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	checkCounts(t, tl, 0)
+	checkLag(t, c, "restarts")
+}
+
+// TestDeliveryMembership has members join and leave the group every 150ms
+// (one to three members) while records flow.
+func TestDeliveryMembership(t *testing.T) {
+	c := cluster(t, kfake.SeedTopics(partitions, "work"))
+	tl := newTally(records)
+	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("churn"), fastGroup}
+	sent := produce(t, newClient(t, c), "work", "count", records)
+	members := []*running{serve(t, deliveryMux(tl), opts...)}
+	tick := time.NewTicker(150 * time.Millisecond)
+	defer tick.Stop()
+	var joins, leaves int
+	timeout := time.After(deliveryTO)
+churn:
+	for i := 0; ; i++ {
+		select {
+		case <-tl.all():
+			break churn
+		case <-timeout:
+			t.Fatal("timed out waiting for all records")
+		case <-tick.C:
+		}
+		if len(members) < 3 && (i%2 == 0 || len(members) == 1) {
+			members = append(members, serve(t, deliveryMux(tl), opts...))
+			joins++
+			continue
+		}
+		if err := members[0].stop(t, 30*time.Second); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		members = members[1:]
+		leaves++
+	}
+	if err := <-sent.done; err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		if err := m.stop(t, 30*time.Second); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+	}
+	t.Logf("%d joins, %d leaves", joins, leaves)
+	checkCounts(t, tl, 0)
+	checkLag(t, c, "churn")
+}
+
+// TestDeliveryBrokerRestart restarts the broker, on the same port and data
+// directory, halfway through.
+func TestDeliveryBrokerRestart(t *testing.T) {
+	dir := t.TempDir()
+	c1, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.SeedTopics(partitions, "work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := c1.ListenAddrs()
+	_, port, _ := net.SplitHostPort(addrs[0])
+	p, _ := strconv.Atoi(port)
+
+	tl := newTally(records, records/2)
+	opts := []kafka.Option{kafka.WithBrokers(addrs...), kafka.WithGroup("restart"), fastGroup}
+	cl, err := kafka.NewClient(kafka.WithBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	sent := produce(t, cl, "work", "count", records)
+	r := serve(t, deliveryMux(tl), opts...)
+	wait(t, tl.reached(records/2), deliveryTO, "half the records")
+	c1.Close()
+	t.Logf("broker restarted after %d of %d records were sent", sent.acked.Load(), records)
+	c2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.Ports(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	wait(t, tl.all(), deliveryTO, "all records")
+	if err := <-sent.done; err != nil {
+		t.Fatal(err)
+	}
+	if err := r.stop(t, 30*time.Second); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	checkCounts(t, tl, -1) // a restart may redeliver what was not committed
+	checkLag(t, c2, "restart")
+}
+
+// TestDeliveryKilled cuts a member off the cluster without Stop, as if its
+// process died, and lets another member take over.
+func TestDeliveryKilled(t *testing.T) {
+	c := cluster(t, kfake.SeedTopics(partitions, "work"), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	tl := newTally(records, 5000)
+	var killed atomic.Bool
+	dead := micro.NewMux()
+	dead.HandleFunc("work", "count", func(ctx context.Context, req []byte) ([]byte, error) {
+		if killed.Load() {
+			return nil, micro.Errorf(micro.Unavailable, "dead") // a dead process handles nothing
+		}
+		return tl.handler()(ctx, req)
+	})
+	ks := &killSwitch{}
+	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("killed"), fastGroup, kafka.WithRetries(0, 0)}
+	sent := produce(t, newClient(t, c), "work", "count", records)
+	a := serve(t, dead, append(opts, kafka.WithClientOptions(
+		kgo.Dialer(ks.dial), kgo.SessionTimeout(time.Second), kgo.RebalanceTimeout(2*time.Second)))...)
+	wait(t, tl.reached(5000), deliveryTO, "5000 records")
+	killed.Store(true)
+	ks.kill()
+	b := serve(t, deliveryMux(tl), opts...)
+	wait(t, tl.all(), deliveryTO, "all records")
+	if err := <-sent.done; err != nil {
+		t.Fatal(err)
+	}
+	if err := b.stop(t, 30*time.Second); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	_ = a.stop(t, time.Second) // cut off: cannot commit or leave
+	if dups := checkCounts(t, tl, -1); dups > kafka.PollRecords {
+		t.Errorf("%d duplicates, more than one polled batch (%d)", dups, kafka.PollRecords)
+	}
+	checkLag(t, c, "killed")
+}
