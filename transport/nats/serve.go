@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -38,12 +37,14 @@ func (s *Server) dispatch(ns, service string, m *natsgo.Msg) {
 // serve runs the handler of one message and publishes its reply.
 func (s *Server) serve(ns, service string, m *natsgo.Msg) {
 	defer func() { <-s.sem }()
-	info := &micro.RequestInfo{Namespace: ns, Service: service, Transport: "nats", Header: fromWire(m.Header)}
+	ctx := &handlerCtx{Context: s.base, info: micro.RequestInfo{
+		Namespace: ns, Service: service, Transport: "nats", Header: fromWire(m.Header),
+	}}
 	if m.Reply != "" {
-		info.ReplyHeader = micro.Header{}
+		ctx.info.ReplyHeader = micro.Header{}
 	}
 	start := time.Now()
-	resp, err := s.handle(info, m)
+	resp, err := s.handle(ctx, m)
 	s.disc.record(micro.Route{Namespace: ns, Service: service}, time.Since(start), err)
 	if m.Reply == "" {
 		if err != nil {
@@ -51,23 +52,21 @@ func (s *Server) serve(ns, service string, m *natsgo.Msg) {
 		}
 		return
 	}
-	s.reply(m.Reply, info, resp, err)
+	s.reply(m.Reply, &ctx.info, resp, err)
 }
 
-// handle calls the Mux with a ctx carrying the caller's deadline, if any;
-// the Mux refuses a request whose deadline has passed.
-func (s *Server) handle(info *micro.RequestInfo, m *natsgo.Msg) ([]byte, error) {
+// handle calls the Mux with the caller's deadline, if any, on ctx; the Mux
+// refuses a request whose deadline has passed.
+func (s *Server) handle(ctx *handlerCtx, m *natsgo.Msg) ([]byte, error) {
 	deadline, ok, err := deadlineFrom(m.Header)
 	if err != nil {
 		return nil, err
 	}
-	ctx := s.base
 	if ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
+		ctx.deadline = deadline
+		defer ctx.release()
 	}
-	return s.mux.Serve(micro.NewContext(ctx, info), info.Namespace, info.Service, m.Data)
+	return s.mux.Serve(ctx, ctx.info.Namespace, ctx.info.Service, m.Data)
 }
 
 // reply publishes a handler's result to the requester, with the handler's

@@ -19,11 +19,11 @@ const (
 	hdrError     = "Nats-Service-Error"      // the error message
 )
 
-// internalHeader reports whether a lower-case header key belongs to the
-// transport rather than to the caller or handler.
+// internalHeader reports whether a header belongs to the transport rather
+// than to the caller or handler, whatever the case of its key.
 func internalHeader(k string) bool {
-	return k == "micro-deadline" || k == "nats-service-error-code" || k == "nats-service-error" ||
-		k == "status" || k == "description" // nats.go's rendering of a status line
+	return strings.EqualFold(k, hdrDeadline) || strings.EqualFold(k, hdrErrorCode) || strings.EqualFold(k, hdrError) ||
+		strings.EqualFold(k, "Status") || strings.EqualFold(k, "Description") // nats.go's rendering of a status line
 }
 
 // fromWire returns h's headers with lower-case keys, the first value of each,
@@ -31,10 +31,10 @@ func internalHeader(k string) bool {
 func fromWire(h natsgo.Header) micro.Header {
 	var out micro.Header
 	for k, vs := range h {
-		k = strings.ToLower(k)
 		if len(vs) == 0 || internalHeader(k) {
 			continue
 		}
+		k = strings.ToLower(k)
 		if out == nil {
 			out = make(micro.Header, len(h))
 		}

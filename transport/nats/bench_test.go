@@ -1,0 +1,142 @@
+package nats_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	natsmicro "github.com/nats-io/nats.go/micro"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/transport/nats"
+)
+
+// BenchmarkCall measures an echo call through micro (impl=micro: Client.Call
+// to a Server) beside raw nats.go doing the same work (impl=raw: a request
+// with a ctx deadline to a queue subscriber that responds with the data),
+// each over its own client and server connections to one embedded
+// nats-server. Compare with benchstat -col /impl.
+func BenchmarkCall(b *testing.B) {
+	ns := runNATS(b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+
+	mux := micro.NewMux()
+	mux.HandleFunc("bench", "echo", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
+	srv := nats.NewServer(mux, nats.WithURL(ns.ClientURL()))
+	microtest.Serve(b, nil, srv)
+	c := newClient(b, ns)
+
+	responder := connect(b, ns)
+	if _, err := responder.QueueSubscribe("raw.echo", "micro", func(m *natsgo.Msg) { _ = m.Respond(m.Data) }); err != nil {
+		b.Fatal(err)
+	}
+	if err := responder.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	raw := connect(b, ns)
+
+	impls := []struct {
+		name string
+		call func(req []byte) error
+	}{
+		{"micro", func(req []byte) error { _, err := c.Call(ctx, "bench", "echo", req); return err }},
+		{"raw", func(req []byte) error { _, err := raw.RequestWithContext(ctx, "raw.echo", req); return err }},
+	}
+	for _, impl := range impls {
+		for _, size := range []struct {
+			name string
+			n    int
+		}{{"64B", 64}, {"4KiB", 4 << 10}} {
+			req := make([]byte, size.n)
+			b.Run("impl="+impl.name+"/size="+size.name+"/mode=seq", func(b *testing.B) {
+				b.SetBytes(int64(size.n))
+				defer reportCPU(b)()
+				for b.Loop() {
+					if err := impl.call(req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("impl="+impl.name+"/size="+size.name+"/mode=par", func(b *testing.B) {
+				b.SetBytes(int64(size.n))
+				defer reportCPU(b)()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := impl.call(req); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkSlowHandler measures throughput with a handler that takes 1 ms
+// and 16 concurrent callers: micro's Server (impl=micro) runs handlers
+// concurrently, a nats.go micro service (impl=natsmicro) runs them one at a
+// time on its subscription. Both are called with the micro Client.
+func BenchmarkSlowHandler(b *testing.B) {
+	const callers = 16
+	slow := func() { time.Sleep(time.Millisecond) }
+	ns := runNATS(b, nil)
+
+	mux := micro.NewMux()
+	mux.HandleFunc("bench", "slow", func(_ context.Context, req []byte) ([]byte, error) {
+		slow()
+		return req, nil
+	})
+	srv := nats.NewServer(mux, nats.WithURL(ns.ClientURL()))
+	microtest.Serve(b, nil, srv)
+
+	svc, err := natsmicro.AddService(connect(b, ns), natsmicro.Config{
+		Name: "natsmicro", Version: "1.0.0",
+		Endpoint: &natsmicro.EndpointConfig{Subject: "natsmicro.slow", Handler: natsmicro.HandlerFunc(func(r natsmicro.Request) {
+			slow()
+			_ = r.Respond(r.Data())
+		})},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = svc.Stop() })
+	c := newClient(b, ns)
+
+	for _, namespace := range []string{"bench", "natsmicro"} {
+		impl := map[string]string{"bench": "micro", "natsmicro": "natsmicro"}[namespace]
+		b.Run("impl="+impl, func(b *testing.B) {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for range callers {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+						_, err := c.Call(ctx, namespace, "slow", []byte("x"))
+						cancel()
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
+
+// reportCPU starts measuring the process's CPU time; the function it
+// returns reports it per operation as cpu-ns/op.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
+}
