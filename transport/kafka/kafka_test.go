@@ -16,14 +16,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testLimit = 64 << 10
 
-// cluster starts an in-process Kafka cluster that lives as long as the
-// test; message.max.bytes leaves room for testLimit plus headers.
+// cluster starts an in-process Kafka cluster of one broker that lives as
+// long as the test, longer than the clients created after it.
 func cluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "2097152"}),
-	}, opts...)...)
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

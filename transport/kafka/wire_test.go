@@ -1,0 +1,129 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport/kafka"
+)
+
+// TestWireContract talks to a server the way any Kafka producer can, with
+// raw records, and checks the reply record and what the handler saw.
+func TestWireContract(t *testing.T) {
+	c := cluster(t, kfake.SeedTopics(2, "pfx-greeter", "replies"))
+	mux := micro.NewMux()
+	mux.HandleFunc("greeter", "hello", func(ctx context.Context, req []byte) ([]byte, error) {
+		info := micro.RequestInfoFrom(ctx)
+		var keys []string
+		for k, v := range info.Header {
+			keys = append(keys, k+"="+v)
+		}
+		sort.Strings(keys)
+		d, _ := ctx.Deadline()
+		info.ReplyHeader.Set("X-Lang", "en")
+		return fmt.Appendf(nil, "hello %s|%s|%s|%s|%d", req, info.Namespace, info.Transport, strings.Join(keys, ","), d.UnixMilli()), nil
+	})
+	mux.HandleFunc("greeter", "fail", func(context.Context, []byte) ([]byte, error) {
+		return nil, micro.Errorf(micro.PermissionDenied, "no entry")
+	})
+	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("greeter"), kafka.WithTopicPrefix("pfx-"))
+
+	raw, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("replies"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	deadline := time.Now().Add(time.Minute).UnixMilli()
+	for _, r := range []*kgo.Record{
+		{Topic: "pfx-greeter", Value: []byte("bob"), Headers: []kgo.RecordHeader{
+			{Key: "micro-service", Value: []byte("hello")},
+			{Key: "micro-reply-to", Value: []byte("replies")},
+			{Key: "micro-correlation-id", Value: []byte("c1")},
+			{Key: "micro-deadline", Value: []byte(strconv.FormatInt(deadline, 10))},
+			{Key: "X-Trace", Value: []byte("t1")},
+		}},
+		{Topic: "pfx-greeter", Headers: []kgo.RecordHeader{
+			{Key: "micro-service", Value: []byte("fail")},
+			{Key: "micro-reply-to", Value: []byte("replies")},
+			{Key: "micro-correlation-id", Value: []byte("c2")},
+		}},
+	} {
+		if err := raw.ProduceSync(t.Context(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]map[string]string{}
+	values := map[string]string{}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for len(got) < 2 {
+		fs := raw.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			h := map[string]string{}
+			for _, rh := range r.Headers {
+				h[rh.Key] = string(rh.Value)
+			}
+			got[h["micro-correlation-id"]] = h
+			values[h["micro-correlation-id"]] = string(r.Value)
+		})
+	}
+	want := fmt.Sprintf("hello bob|greeter|kafka|x-trace=t1|%d", deadline)
+	if values["c1"] != want || got["c1"]["x-lang"] != "en" || got["c1"]["micro-error-code"] != "" {
+		t.Errorf("reply c1 = %q %v, want %q with x-lang=en", values["c1"], got["c1"], want)
+	}
+	if h := got["c2"]; h["micro-error-code"] != "7" || h["micro-error"] != "no entry" || values["c2"] != "" {
+		t.Errorf("reply c2 = %q %v, want error code 7, message %q", values["c2"], h, "no entry")
+	}
+}
+
+// TestSharedReplyTopic has two clients share one reply topic, each
+// receiving only its own replies, while a key keeps a caller's requests in
+// order.
+func TestSharedReplyTopic(t *testing.T) {
+	c := cluster(t, kfake.SeedTopics(4, "work"), kfake.SeedTopics(2, "replies"))
+	var mu sync.Mutex
+	last := map[string]int{}
+	mux := micro.NewMux()
+	mux.HandleFunc("work", "seq", func(_ context.Context, req []byte) ([]byte, error) {
+		who, n, _ := strings.Cut(string(req), ":")
+		i, _ := strconv.Atoi(n)
+		mu.Lock()
+		defer mu.Unlock()
+		if prev, ok := last[who]; ok && i != prev+1 {
+			return nil, micro.Errorf(micro.FailedPrecondition, "%s: %d after %d", who, i, prev)
+		}
+		last[who] = i
+		return req, nil
+	})
+	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"))
+	var wg sync.WaitGroup
+	for _, who := range []string{"a", "b"} {
+		cl := newClient(t, c, kafka.WithReplyTopic("replies"))
+		wg.Go(func() {
+			ctx := kafka.WithKey(t.Context(), []byte(who))
+			for i := range 50 {
+				req := who + ":" + strconv.Itoa(i)
+				resp, err := cl.Call(ctx, "work", "seq", []byte(req))
+				if err != nil || string(resp) != req {
+					t.Errorf("Call %s = %q, %v", req, resp, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
