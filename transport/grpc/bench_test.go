@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	grpclib "google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -35,20 +36,30 @@ func benchCalls(b *testing.B, call func(ctx context.Context, req []byte) ([]byte
 		}
 		b.Run("size="+size.name+"/mode=seq", func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(size.n))
+			start := cpuTime()
 			for b.Loop() {
 				check(call(b.Context(), req))
 			}
+			reportCPU(b, start)
 		})
 		b.Run("size="+size.name+"/mode=par", func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(size.n))
+			start := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					check(call(context.Background(), req))
 				}
 			})
+			reportCPU(b, start)
 		})
+	}
+}
+
+// reportCPU reports the process's CPU time per call since start, client and
+// server together.
+func reportCPU(b *testing.B, start time.Duration) {
+	if used := cpuTime() - start; used > 0 {
+		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 
