@@ -113,7 +113,12 @@ func startGRPC(t *testing.T) *env {
 }
 
 func startNATS(t *testing.T) *env {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	ns, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		// Room for a payload at the default limit plus its headers; the
+		// NATS server's own default is 1 MiB.
+		MaxPayload: micro.DefaultMaxMessageSize + 1<<20,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
