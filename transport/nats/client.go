@@ -137,6 +137,8 @@ func callError(subject string, err error) error {
 		code = micro.DeadlineExceeded
 	case errors.Is(err, context.Canceled):
 		code = micro.Canceled
+	case errors.Is(err, natsgo.ErrBadHeaderMsg):
+		code = micro.InvalidArgument
 	case errors.Is(err, natsgo.ErrMaxPayload):
 		code = micro.ResourceExhausted
 	case errors.Is(err, natsgo.ErrConnectionClosed), errors.Is(err, natsgo.ErrConnectionDraining),

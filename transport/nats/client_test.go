@@ -132,3 +132,19 @@ func TestClientClose(t *testing.T) {
 	_, err = open.Call(testCtx(t), "bad.name", "echo", nil)
 	wantCode(t, err, micro.InvalidArgument)
 }
+
+func TestInvalidHeaderKeys(t *testing.T) {
+	ns := runNATS(t, nil)
+	mux := micro.NewMux()
+	mux.HandleFunc("test", "badreply", func(ctx context.Context, _ []byte) ([]byte, error) {
+		micro.RequestInfoFrom(ctx).ReplyHeader.Set("bad key", "x")
+		return []byte("lost"), nil
+	})
+	_, c := serve(t, ns, mux)
+	timed(t, func() {
+		_, err := c.Call(testCtx(t), "test", "badreply", nil)
+		wantCode(t, err, micro.Internal)
+		_, err = c.Call(micro.WithHeader(testCtx(t), "bad:key", "x"), "test", "badreply", nil)
+		wantCode(t, err, micro.InvalidArgument)
+	})
+}

@@ -2,6 +2,8 @@ package nats
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -83,10 +85,15 @@ func (s *Server) reply(to string, info *micro.RequestInfo, resp []byte, err erro
 		m.Data = resp
 	}
 	perr := s.nc.PublishMsg(m)
-	if errors.Is(perr, natsgo.ErrMaxPayload) {
-		m.Data = nil
-		setError(m, micro.Errorf(micro.ResourceExhausted,
-			"nats: reply of %d bytes exceeds the NATS server's max_payload of %d", len(resp), s.nc.MaxPayload()))
+	if errors.Is(perr, natsgo.ErrMaxPayload) || errors.Is(perr, natsgo.ErrBadHeaderMsg) {
+		// The reply cannot go as it is; the caller gets why, not a timeout.
+		e := micro.Errorf(micro.ResourceExhausted, "nats: reply of %d bytes with headers exceeds the NATS server's max_payload of %d",
+			len(m.Data), s.nc.MaxPayload())
+		if errors.Is(perr, natsgo.ErrBadHeaderMsg) {
+			e = micro.Errorf(micro.Internal, "nats: reply headers %v are not valid NATS headers", slices.Collect(maps.Keys(info.ReplyHeader)))
+		}
+		m = &natsgo.Msg{Subject: to}
+		setError(m, e)
 		perr = s.nc.PublishMsg(m)
 	}
 	if perr != nil {
