@@ -2,10 +2,12 @@ package scorecard_test
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport/grpc"
 )
 
 // TestSendWhileStopped sends a one-way message while no server runs, then
@@ -85,4 +87,47 @@ func sendWhileStopped(t *testing.T, e *env) {
 			t.Fatalf("handled %q, want %q", m, "while-stopped")
 		}
 	}
+}
+
+// TestGRPCServerRestart stops a gRPC server and starts another on the same
+// address: while none listens, calls fail at once with Unavailable; once
+// the new one listens, the same client reconnects by itself.
+func TestGRPCServerRestart(t *testing.T) {
+	mux := micro.NewMux()
+	mux.HandleFunc("restart", "echo", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	first := run(t, grpc.NewServer(mux, grpc.WithListener(l)), 5*time.Second)
+	cl, err := grpc.NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cl.Call(ctx, "restart", "echo", []byte("x")); err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	if err, _ := first.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	began := time.Now()
+	if _, err := cl.Call(ctx, "restart", "echo", []byte("x")); micro.CodeOf(err) != micro.Unavailable {
+		t.Fatalf("call with no server: %v, want Unavailable", err)
+	}
+	t.Logf("Unavailable after %v with no server", time.Since(began).Round(time.Millisecond))
+
+	run(t, grpc.NewServer(mux, grpc.WithAddress(addr)), 5*time.Second)
+	// gRPC waits out its reconnect backoff; calls fail fast meanwhile.
+	began = time.Now()
+	if !waitFor(30*time.Second, func() bool {
+		_, err := cl.Call(ctx, "restart", "echo", []byte("x"))
+		return err == nil
+	}) {
+		t.Fatal("client did not reconnect to the new server within 30s")
+	}
+	t.Logf("reconnected %v after the new server listened", time.Since(began).Round(time.Millisecond))
 }
