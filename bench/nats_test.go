@@ -1,0 +1,221 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	natsmicro "github.com/nats-io/nats.go/micro"
+
+	"github.com/dancinggopher/micro"
+	micronats "github.com/dancinggopher/micro/transport/nats"
+)
+
+// runNATS starts an embedded nats-server on a random loopback port until
+// the benchmark ends.
+func runNATS(b *testing.B) *server.Server {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		b.Fatal("nats-server not ready")
+	}
+	b.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns
+}
+
+// connect returns a connection to ns, closed when the benchmark ends.
+func connect(b *testing.B, ns *server.Server) *natsgo.Conn {
+	nc, err := natsgo.Connect(ns.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	return nc
+}
+
+// serveMicroNATS serves mux over NATS on ns and returns a Client of it.
+func serveMicroNATS(b *testing.B, ns *server.Server, mux *micro.Mux) *micronats.Client {
+	srv := micronats.NewServer(mux, micronats.WithURL(ns.ClientURL()))
+	startServer(b, srv, srv.Ready())
+	c, err := micronats.NewClient(micronats.WithURL(ns.ClientURL()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// BenchmarkCallNATS compares request-reply over an embedded nats-server,
+// each implementation on its own connections:
+//
+//   - impl=micro: micro's NATS Client.Call to its Server, echo handler.
+//   - impl=raw: nats.go's Conn.Request to a queue subscription whose
+//     callback responds with the request's data.
+//   - impl=natsmicro: nats.go's micro package (AddService, one endpoint
+//     that responds with the request's data), called with Conn.Request.
+func BenchmarkCallNATS(b *testing.B) {
+	ns := runNATS(b)
+	b.Run("transport=nats/impl=micro", func(b *testing.B) {
+		mux := micro.NewMux()
+		mux.HandleFunc("bench", "echo", echo)
+		c := serveMicroNATS(b, ns, mux)
+		benchCall(b, func(ctx context.Context, req []byte) ([]byte, error) {
+			return c.Call(ctx, "bench", "echo", req)
+		})
+	})
+	b.Run("transport=nats/impl=raw", func(b *testing.B) {
+		srv := connect(b, ns)
+		if _, err := srv.QueueSubscribe("raw.echo", "raw", func(m *natsgo.Msg) { m.Respond(m.Data) }); err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		nc := connect(b, ns)
+		benchCall(b, func(_ context.Context, req []byte) ([]byte, error) {
+			m, err := nc.Request("raw.echo", req, micronats.DefaultTimeout)
+			if err != nil {
+				return nil, err
+			}
+			return m.Data, nil
+		})
+	})
+	b.Run("transport=nats/impl=natsmicro", func(b *testing.B) {
+		nc := addNATSMicro(b, ns, func(req natsmicro.Request) { req.Respond(req.Data()) })
+		benchCall(b, func(_ context.Context, req []byte) ([]byte, error) {
+			m, err := nc.Request("natsmicro.echo", req, micronats.DefaultTimeout)
+			if err != nil {
+				return nil, err
+			}
+			return m.Data, nil
+		})
+	})
+}
+
+// addNATSMicro serves h as the endpoint "natsmicro.echo" of a nats.go micro
+// service on ns and returns a client connection.
+func addNATSMicro(b *testing.B, ns *server.Server, h natsmicro.HandlerFunc) *natsgo.Conn {
+	srv := connect(b, ns)
+	svc, err := natsmicro.AddService(srv, natsmicro.Config{
+		Name: "natsmicro", Version: "1.0.0",
+		Endpoint: &natsmicro.EndpointConfig{Subject: "natsmicro.echo", Handler: h},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { svc.Stop() })
+	if err := srv.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	return connect(b, ns)
+}
+
+// slowHandler is the duration of the handler of BenchmarkSlowCallNATS.
+const slowHandler = time.Millisecond
+
+// BenchmarkSlowCallNATS compares request-reply to a handler that takes 1 ms
+// (it sleeps), called by inFlight concurrent callers with 64 B payloads:
+// micro runs handlers concurrently, nats.go's micro package calls its
+// handler from the subscription's one callback goroutine.
+func BenchmarkSlowCallNATS(b *testing.B) {
+	ns := runNATS(b)
+	req := make([]byte, 64)
+	run := func(b *testing.B, call func(req []byte) ([]byte, error)) {
+		b.Run("size=64B/mode=par", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(parallelism())
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := call(req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			reportRate(b)
+		})
+	}
+	b.Run("transport=nats/impl=micro", func(b *testing.B) {
+		mux := micro.NewMux()
+		mux.HandleFunc("bench", "slow", func(_ context.Context, req []byte) ([]byte, error) {
+			time.Sleep(slowHandler)
+			return req, nil
+		})
+		c := serveMicroNATS(b, ns, mux)
+		run(b, func(req []byte) ([]byte, error) { return c.Call(context.Background(), "bench", "slow", req) })
+	})
+	b.Run("transport=nats/impl=natsmicro", func(b *testing.B) {
+		nc := addNATSMicro(b, ns, func(req natsmicro.Request) {
+			time.Sleep(slowHandler)
+			req.Respond(req.Data())
+		})
+		run(b, func(req []byte) ([]byte, error) {
+			m, err := nc.Request("natsmicro.echo", req, micronats.DefaultTimeout)
+			if err != nil {
+				return nil, err
+			}
+			return m.Data, nil
+		})
+	})
+}
+
+// BenchmarkSendNATS compares one-way messages over core NATS, from publish
+// until a handler counted the message:
+//
+//   - impl=micro: micro's NATS Client.Send to its Server's handler.
+//   - impl=raw: nats.go's Conn.Publish to a subscription callback.
+//   - impl=watermill: watermill-nats's Publisher (core NATS, JetStream off)
+//     to a Router with one handler on its Subscriber (default config: one
+//     subscription, a message is acked before the next is delivered).
+func BenchmarkSendNATS(b *testing.B) {
+	ns := runNATS(b)
+	b.Run("transport=nats/impl=micro", func(b *testing.B) {
+		s := newSink()
+		mux := micro.NewMux()
+		mux.HandleFunc("bench", "echo", func(context.Context, []byte) ([]byte, error) {
+			s.handled()
+			return nil, nil
+		})
+		c := serveMicroNATS(b, ns, mux)
+		benchSend(b, s, func(ctx context.Context, msg []byte) error {
+			return c.Send(ctx, "bench", "echo", msg)
+		})
+	})
+	b.Run("transport=nats/impl=raw", func(b *testing.B) {
+		s := newSink()
+		srv := connect(b, ns)
+		if _, err := srv.Subscribe("raw.send", func(*natsgo.Msg) { s.handled() }); err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		nc := connect(b, ns)
+		benchSend(b, s, func(_ context.Context, msg []byte) error { return nc.Publish("raw.send", msg) })
+	})
+	b.Run("transport=nats/impl=watermill", func(b *testing.B) {
+		s := newSink()
+		jsOff := wmnats.JetStreamConfig{Disabled: true}
+		sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{URL: ns.ClientURL(), JetStream: jsOff}, watermill.NopLogger{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runRouter(b, sub, "watermill.send", s)
+		pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: ns.ClientURL(), JetStream: jsOff}, watermill.NopLogger{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { pub.Close() })
+		benchSend(b, s, func(_ context.Context, msg []byte) error {
+			return pub.Publish("watermill.send", message.NewMessage(watermill.NewUUID(), msg))
+		})
+	})
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# run.sh runs the bench module's benchmarks, feeds benchstat, and writes
+# docs/benchmarks.md and docs/benchmarks.svg from the results.
+#
+# Usage: bench/run.sh              (from anywhere; needs only Go and the Go module proxy)
+# Environment:
+#   COUNT=6           runs of each benchmark (benchstat wants at least 6)
+#   BENCHTIME=1s      -benchtime of the Call, SlowCall and Send benchmarks
+#   CONSUME=20000     records consumed per run of the Kafka Consume benchmark
+#   OUT=dir           keep the raw output, profiles and test binary there
+#   PROFILE=1         also profile micro's side of the raw comparisons (set 0 to skip)
+set -euo pipefail
+cd "$(dirname "$0")"
+COUNT=${COUNT:-6}
+BENCHTIME=${BENCHTIME:-1s}
+CONSUME=${CONSUME:-20000}
+PROFILE=${PROFILE:-1}
+OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
+docs=../docs
+mkdir -p "$docs"
+
+echo "run.sh: results in $OUT" >&2
+go build -o "$OUT/benchreport" ./cmd/benchreport
+go tool benchstat -h >/dev/null 2>&1 || true # fetch and build benchstat before the run
+go test -c -o "$OUT/bench.test" .
+
+bench() { # bench <regexp> <benchtime> [more test flags]
+	local re=$1 bt=$2
+	shift 2
+	"$OUT/bench.test" -test.run '^$' -test.bench "$re" -test.benchmem \
+		-test.count "$COUNT" -test.benchtime "$bt" "$@"
+}
+
+: >"$OUT/bench.txt"
+bench '^Benchmark(Call|SlowCall|Send)' "$BENCHTIME" | tee -a "$OUT/bench.txt"
+bench '^BenchmarkConsume' "${CONSUME}x" | tee -a "$OUT/bench.txt"
+
+go tool benchstat -col /impl "$OUT/bench.txt" >"$OUT/benchstat.txt"
+
+profiles=()
+if [ "$PROFILE" != 0 ]; then
+	# Where micro's time goes, on its side of each comparison with a raw client library.
+	for p in \
+		'CallGRPC/transport=grpc/impl=micro/size=64B/mode=par' \
+		'CallNATS/transport=nats/impl=micro/size=64B/mode=par' \
+		'SendNATS/transport=nats/impl=micro/size=64B/mode=par' \
+		'SendKafka/transport=kafka/impl=micro/size=64B/mode=par' \
+		'ConsumeKafka/transport=kafka/impl=micro/size=64B/mode=seq'; do
+		name=$(echo "$p" | tr '/=' '__')
+		bt=$BENCHTIME
+		case $p in Consume*) bt=${CONSUME}x ;; esac
+		COUNT=1 bench "^Benchmark${p%%/*}\$/^${p#*/}\$" "$bt" -test.cpuprofile "$OUT/$name.cpu" >/dev/null
+		go tool pprof -top -nodecount=30 "$OUT/bench.test" "$OUT/$name.cpu" 2>/dev/null >"$OUT/$name.top"
+		profiles+=(-profile "CPU profile: Benchmark$p=$OUT/$name.top")
+	done
+fi
+
+"$OUT/benchreport" -in "$OUT/bench.txt" -benchstat "$OUT/benchstat.txt" \
+	-md "$docs/benchmarks.md" -svg "$docs/benchmarks.svg" -goversion "$(go version)" \
+	-command "COUNT=$COUNT BENCHTIME=$BENCHTIME CONSUME=$CONSUME bench/run.sh" "${profiles[@]}"
+echo "run.sh: wrote docs/benchmarks.md and docs/benchmarks.svg" >&2
