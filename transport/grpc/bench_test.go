@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport/grpc"
 	microv1 "github.com/dancinggopher/micro/transport/grpc/proto/micro/v1"
 )
 
@@ -36,7 +37,7 @@ func benchCalls(b *testing.B, call func(ctx context.Context, req []byte) ([]byte
 		}
 		b.Run("size="+size.name+"/mode=seq", func(b *testing.B) {
 			b.ReportAllocs()
-			start := cpuTime()
+			start := grpc.CPUTime()
 			for b.Loop() {
 				check(call(b.Context(), req))
 			}
@@ -44,7 +45,7 @@ func benchCalls(b *testing.B, call func(ctx context.Context, req []byte) ([]byte
 		})
 		b.Run("size="+size.name+"/mode=par", func(b *testing.B) {
 			b.ReportAllocs()
-			start := cpuTime()
+			start := grpc.CPUTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					check(call(context.Background(), req))
@@ -58,7 +59,7 @@ func benchCalls(b *testing.B, call func(ctx context.Context, req []byte) ([]byte
 // reportCPU reports the process's CPU time per call since start, client and
 // server together.
 func reportCPU(b *testing.B, start time.Duration) {
-	if used := cpuTime() - start; used > 0 {
+	if used := grpc.CPUTime() - start; used > 0 {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

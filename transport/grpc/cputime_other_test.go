@@ -1,8 +1,8 @@
 //go:build !unix
 
-package grpc_test
+package grpc
 
 import "time"
 
-// cpuTime is not measured on this platform.
-func cpuTime() time.Duration { return 0 }
+// CPUTime is not measured on this platform.
+func CPUTime() time.Duration { return 0 }
