@@ -20,6 +20,7 @@ import (
 // missing topic has no entry. It never creates a topic.
 func partitionsOf(ctx context.Context, cl *kgo.Client, topics ...string) (map[string][]int32, error) {
 	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = false // asking must not create a topic, whatever the brokers allow
 	for _, t := range topics {
 		rt := kmsg.NewMetadataRequestTopic()
 		rt.Topic = kmsg.StringPtr(t)

@@ -1,0 +1,365 @@
+package kafka_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport/kafka"
+)
+
+// Each benchmark runs the transport (impl=micro) beside franz-go doing the
+// same work by hand (impl=raw), on the same in-process kfake cluster, so the
+// transport's overhead is the ratio of the two:
+//
+//	go test -run '^$' -bench . -benchmem -count 6 ./transport/kafka/ > /tmp/kafka-bench.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl /tmp/kafka-bench.txt
+
+const benchPartitions = 4
+
+var payload = make([]byte, 64)
+
+func benchCluster(b *testing.B) *kfake.Cluster {
+	return cluster(b, kfake.SeedTopics(benchPartitions, "bench", "rawcall"), kfake.SeedTopics(1, "replies"))
+}
+
+// rawOpts are the producer settings the transport uses.
+func rawOpts(c *kfake.Cluster, extra ...kgo.Opt) []kgo.Opt {
+	return append([]kgo.Opt{
+		kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}, extra...)
+}
+
+func newRaw(b *testing.B, opts ...kgo.Opt) *kgo.Client {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	return cl
+}
+
+func request(value []byte) *kgo.Record { return requestTo("bench", value) }
+
+func requestTo(topic string, value []byte) *kgo.Record {
+	return &kgo.Record{Topic: topic, Value: value, Headers: []kgo.RecordHeader{{Key: "micro-service", Value: []byte("count")}}}
+}
+
+// BenchmarkSend produces one record and waits for the broker's ack:
+// Client.Send against kgo's ProduceSync, one at a time and in parallel.
+func BenchmarkSend(b *testing.B) {
+	c := benchCluster(b)
+	for _, mode := range []string{"seq", "par"} {
+		b.Run("impl=micro/mode="+mode, func(b *testing.B) {
+			cl := newClient(b, c)
+			send := func(ctx context.Context) error { return cl.Send(ctx, "bench", "count", payload) }
+			runSend(b, mode, send)
+		})
+		b.Run("impl=raw/mode="+mode, func(b *testing.B) {
+			cl := newRaw(b, rawOpts(c)...)
+			send := func(ctx context.Context) error { return cl.ProduceSync(ctx, request(payload)).FirstErr() }
+			runSend(b, mode, send)
+		})
+	}
+}
+
+func runSend(b *testing.B, mode string, send func(context.Context) error) {
+	ctx := context.Background()
+	if err := send(ctx); err != nil { // warm: connections, metadata, producer id
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	if mode == "seq" {
+		for range b.N {
+			if err := send(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := send(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkConsume handles b.N records produced beforehand, commits
+// included: a Server against a kgo group poll loop that calls the same
+// handler, marks each record and commits the marks in the background. Each
+// run joins a new group, so the time includes the join; records/s counts
+// from the first record handled to the last.
+func BenchmarkConsume(b *testing.B) {
+	c := benchCluster(b)
+	producer := newRaw(b, kgo.SeedBrokers(c.ListenAddrs()...))
+	var round atomic.Int64
+	setup := func(b *testing.B) (group string, h *countHandler) {
+		b.Helper()
+		b.StopTimer()
+		defer b.StartTimer()
+		var wg sync.WaitGroup
+		for range b.N {
+			wg.Add(1)
+			producer.Produce(context.Background(), request(payload), func(_ *kgo.Record, err error) {
+				if err != nil {
+					b.Error(err)
+				}
+				wg.Done()
+			})
+		}
+		wg.Wait()
+		return "bench-" + strconv.FormatInt(round.Add(1), 10), newCountHandler(b.N)
+	}
+	b.Run("impl=micro", func(b *testing.B) {
+		group, h := setup(b)
+		mux := micro.NewMux()
+		mux.HandleFunc("bench", "count", h.handle)
+		r := serve(b, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup(group))
+		h.wait(b)
+		b.StopTimer()
+		if err := r.stop(b, 30*time.Second); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("impl=raw", func(b *testing.B) {
+		group, h := setup(b)
+		rawConsume(b, c, group, h)
+		h.wait(b)
+		b.StopTimer()
+	})
+}
+
+// countHandler is the benchmarks' handler: it counts records until n.
+type countHandler struct {
+	n, seen atomic.Int64
+	first   atomic.Int64 // UnixNano of the first record
+	done    chan struct{}
+}
+
+func newCountHandler(n int) *countHandler {
+	h := &countHandler{done: make(chan struct{})}
+	h.n.Store(int64(n))
+	return h
+}
+
+func (h *countHandler) handle(_ context.Context, req []byte) ([]byte, error) {
+	switch h.seen.Add(1) {
+	case 1:
+		h.first.Store(time.Now().UnixNano())
+		if h.n.Load() == 1 {
+			close(h.done)
+		}
+	case h.n.Load():
+		close(h.done)
+	}
+	return req, nil
+}
+
+func (h *countHandler) wait(b *testing.B) {
+	b.Helper()
+	select {
+	case <-h.done:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("handled %d of %d records", h.seen.Load(), h.n.Load())
+	}
+	if el := time.Since(time.Unix(0, h.first.Load())); el > 0 {
+		b.ReportMetric(float64(h.n.Load())/el.Seconds(), "records/s")
+	}
+}
+
+// rawConsume runs franz-go's recommended at-least-once loop until b's end:
+// poll with rebalances blocked, handle each record, mark it, commit marks
+// in the background and on revoke.
+func rawConsume(b *testing.B, c *kfake.Cluster, group string, h *countHandler) {
+	wake := make(chan struct{}, 1)
+	cl := newRaw(b, rawOpts(c,
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics("bench"),
+		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks(),
+		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
+			_ = cl.CommitMarkedOffsets(ctx)
+		}))...)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		_ = cl.CommitMarkedOffsets(context.Background())
+	})
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+				_ = cl.CommitMarkedOffsets(ctx)
+			}
+		}
+	})
+	wg.Go(func() {
+		defer cl.AllowRebalance()
+		for {
+			fs := cl.PollRecords(ctx, kafka.PollRecords)
+			if ctx.Err() != nil || fs.IsClientClosed() {
+				return
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				_, _ = h.handle(ctx, r.Value)
+				cl.MarkCommitRecords(r)
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			})
+			cl.AllowRebalance()
+		}
+	})
+}
+
+// BenchmarkCall makes one request-reply call at a time: Client.Call
+// against a hand-written kgo requester (a producer, a consumer of its reply
+// topic and a map of correlation ids) and responder (a group poll loop that
+// produces each reply, then marks and commits).
+func BenchmarkCall(b *testing.B) {
+	c := benchCluster(b)
+	b.Run("impl=micro", func(b *testing.B) {
+		mux := micro.NewMux()
+		mux.HandleFunc("bench", "count", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
+		serve(b, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("call-micro"))
+		cl := newClient(b, c)
+		runCalls(b, func(ctx context.Context) ([]byte, error) { return cl.Call(ctx, "bench", "count", payload) })
+	})
+	b.Run("impl=raw", func(b *testing.B) {
+		rawResponder(b, c, "call-raw")
+		call := rawRequester(b, c)
+		runCalls(b, call)
+	})
+}
+
+func runCalls(b *testing.B, call func(context.Context) ([]byte, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := call(ctx); err != nil { // warm: the group's join, the reply topic
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := call(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func rawResponder(b *testing.B, c *kfake.Cluster, group string) {
+	cl := newRaw(b, rawOpts(c,
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics("rawcall"),
+		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks())...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		defer cl.AllowRebalance()
+		for {
+			fs := cl.PollRecords(ctx, kafka.PollRecords)
+			if ctx.Err() != nil || fs.IsClientClosed() {
+				return
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				var replyTo string
+				var id []byte
+				for _, h := range r.Headers {
+					switch h.Key {
+					case "micro-reply-to":
+						replyTo = string(h.Value)
+					case "micro-correlation-id":
+						id = h.Value
+					}
+				}
+				reply := &kgo.Record{Topic: replyTo, Value: r.Value,
+					Headers: []kgo.RecordHeader{{Key: "micro-correlation-id", Value: id}}}
+				if err := cl.ProduceSync(ctx, reply).FirstErr(); err != nil && ctx.Err() == nil {
+					b.Error(err)
+				}
+				cl.MarkCommitRecords(r)
+			})
+			_ = cl.CommitMarkedOffsets(ctx)
+			cl.AllowRebalance()
+		}
+	}()
+}
+
+func rawRequester(b *testing.B, c *kfake.Cluster) func(context.Context) ([]byte, error) {
+	cl := newRaw(b, rawOpts(c, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		"replies": {0: kgo.NewOffset().AtEnd()},
+	}))...)
+	var (
+		mu      sync.Mutex
+		waiters = map[string]chan []byte{}
+		seq     atomic.Int64
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		for {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil || fs.IsClientClosed() {
+				return
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				for _, h := range r.Headers {
+					if h.Key == "micro-correlation-id" {
+						mu.Lock()
+						ch := waiters[string(h.Value)]
+						delete(waiters, string(h.Value))
+						mu.Unlock()
+						if ch != nil {
+							ch <- r.Value
+						}
+					}
+				}
+			})
+		}
+	}()
+	return func(ctx context.Context) ([]byte, error) {
+		id := strconv.FormatInt(seq.Add(1), 36)
+		ch := make(chan []byte, 1)
+		mu.Lock()
+		waiters[id] = ch
+		mu.Unlock()
+		r := requestTo("rawcall", payload)
+		r.Headers = append(r.Headers,
+			kgo.RecordHeader{Key: "micro-reply-to", Value: []byte("replies")},
+			kgo.RecordHeader{Key: "micro-correlation-id", Value: []byte(id)})
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			return nil, err
+		}
+		select {
+		case v := <-ch:
+			return v, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
