@@ -29,11 +29,12 @@ type Server struct {
 	handle grpclib.UnaryHandler     // s.serveIntercepted, bound once
 	ready  chan struct{}
 
-	mu    sync.Mutex // guards state, addr, log and base
+	mu    sync.Mutex // guards state and addr, and log and base until Start serves
 	state int
 	addr  net.Addr
-	log   *slog.Logger
-	base  context.Context // Start's ctx, whose values reach the handlers
+	// Start sets log and base before it serves; calls read them unlocked.
+	log  *slog.Logger
+	base context.Context // values of Start's ctx, which reach the handlers
 
 	stopOnce, forceOnce sync.Once
 	drained             chan struct{} // closed when GracefulStop returns
