@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,9 +18,12 @@ import (
 
 // BenchmarkCall measures an echo call through micro (impl=micro: Client.Call
 // to a Server) beside raw nats.go doing the same work (impl=raw: a request
-// with a ctx deadline to a queue subscriber that responds with the data),
-// each over its own client and server connections to one embedded
-// nats-server. Compare with benchstat -col /impl.
+// with a ctx deadline to a queue subscriber that responds with the data in
+// its callback), each over its own client and server connections to one
+// embedded nats-server. impl=rawhdr is raw plus the Micro-Deadline header
+// the wire contract puts on every call, which makes it a header message, to
+// tell the contract's cost from the framework's. Compare with benchstat
+// -col /impl.
 func BenchmarkCall(b *testing.B) {
 	ns := runNATS(b, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
@@ -39,6 +43,8 @@ func BenchmarkCall(b *testing.B) {
 		b.Fatal(err)
 	}
 	raw := connect(b, ns)
+	d, _ := ctx.Deadline()
+	deadline := strconv.FormatInt(d.UnixMilli(), 10)
 
 	impls := []struct {
 		name string
@@ -46,6 +52,11 @@ func BenchmarkCall(b *testing.B) {
 	}{
 		{"micro", func(req []byte) error { _, err := c.Call(ctx, "bench", "echo", req); return err }},
 		{"raw", func(req []byte) error { _, err := raw.RequestWithContext(ctx, "raw.echo", req); return err }},
+		{"rawhdr", func(req []byte) error {
+			m := &natsgo.Msg{Subject: "raw.echo", Data: req, Header: natsgo.Header{"Micro-Deadline": {deadline}}}
+			_, err := raw.RequestMsgWithContext(ctx, m)
+			return err
+		}},
 	}
 	for _, impl := range impls {
 		for _, size := range []struct {
