@@ -308,6 +308,17 @@ func TestListenerAndLifecycle(t *testing.T) {
 		t.Fatal("a server stopped before Start became ready")
 	default:
 	}
+
+	// Stop racing Start: Start returns nil whichever wins.
+	racing := grpc.NewServer(echoMux(), grpc.WithAddress("127.0.0.1:0"))
+	started := make(chan error, 1)
+	go func() { started <- racing.Start(testCtx(t)) }()
+	if err := racing.Stop(testCtx(t)); err != nil {
+		t.Fatalf("Stop during Start: %v", err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("Start with a concurrent Stop = %v, want nil", err)
+	}
 }
 
 func TestStopUnblocksOnDeadline(t *testing.T) {
