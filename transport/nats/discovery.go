@@ -89,14 +89,14 @@ func (d *discovery) subscribe(nc *natsgo.Conn) error {
 		}
 		for _, ids := range [][2]string{{"", ""}, {d.identity.Name, ""}, {d.identity.Name, d.identity.ID}} {
 			subj, err := natsmicro.ControlSubject(verb, ids[0], ids[1])
+			var sub *natsgo.Subscription
 			if err == nil {
-				var sub *natsgo.Subscription
 				sub, err = nc.Subscribe(subj, handler)
-				d.subs = append(d.subs, sub)
 			}
 			if err != nil {
-				return fmt.Errorf("nats: subscribe %s: %w", subj, err)
+				return micro.Errorf(micro.Unavailable, "nats: subscribe %s: %w", subj, err)
 			}
+			d.subs = append(d.subs, sub)
 		}
 	}
 	return nil
@@ -106,9 +106,7 @@ func (d *discovery) subscribe(nc *natsgo.Conn) error {
 // nothing finds the service while it drains.
 func (d *discovery) unsubscribe() {
 	for _, sub := range d.subs {
-		if sub != nil {
-			_ = sub.Unsubscribe()
-		}
+		_ = sub.Unsubscribe()
 	}
 }
 

@@ -92,9 +92,7 @@ func (s *Server) reply(to string, info *micro.RequestInfo, resp []byte, err erro
 		if errors.Is(perr, natsgo.ErrBadHeaderMsg) {
 			e = micro.Errorf(micro.Internal, "nats: reply headers %v are not valid NATS headers", slices.Collect(maps.Keys(info.ReplyHeader)))
 		}
-		m = &natsgo.Msg{Subject: to}
-		setError(m, e)
-		perr = s.nc.PublishMsg(m)
+		perr = s.sendError(to, e)
 	}
 	if perr != nil {
 		s.log.Warn("nats: reply not sent", "namespace", info.Namespace, "service", info.Service, "err", perr)
@@ -113,9 +111,14 @@ func (s *Server) refuse(ns, service string, m *natsgo.Msg) {
 		s.log.Warn("nats: one-way message dropped", "namespace", ns, "service", service, "err", e)
 		return
 	}
-	r := &natsgo.Msg{Subject: m.Reply}
-	setError(r, e)
-	if err := s.nc.PublishMsg(r); err != nil {
+	if err := s.sendError(m.Reply, e); err != nil {
 		s.log.Warn("nats: refusal not sent", "namespace", ns, "service", service, "err", err)
 	}
+}
+
+// sendError publishes a reply that carries only e.
+func (s *Server) sendError(to string, e *micro.Error) error {
+	m := &natsgo.Msg{Subject: to}
+	setError(m, e)
+	return s.nc.PublishMsg(m)
 }

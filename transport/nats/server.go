@@ -80,7 +80,8 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // it returns nil. It returns an error if setup fails (bad credentials, no
 // server, an invalid service name), if the connection closes for good while
 // serving, or if called twice. ctx bounds setup; its values reach handlers.
-// Routes added to the Mux after Start are served if their namespace was.
+// Routes added to the Mux after Start are served if their namespace was, but
+// discovery lists the routes Start saw.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	switch s.state {
@@ -104,8 +105,8 @@ func (s *Server) Start(ctx context.Context) error {
 		s.fail()
 		return err
 	}
-	if err := s.subscribe(ctx, nc, owned, name); err != nil {
-		return err
+	if serving, err := s.subscribe(ctx, nc, owned, name); !serving {
+		return err // nil if Stop was called while connecting
 	}
 	if err := flush(ctx, nc); err != nil {
 		_ = s.Stop(cancelled) // nothing was served yet: tear down at once
@@ -133,15 +134,16 @@ func (s *Server) fail() {
 }
 
 // subscribe publishes the serving state and subscribes, all under s.mu so
-// that a concurrent Stop sees either nothing or everything to tear down.
-func (s *Server) subscribe(ctx context.Context, nc *natsgo.Conn, owned bool, name string) error {
+// that a concurrent Stop sees either nothing or everything to tear down. It
+// reports whether the server is now serving.
+func (s *Server) subscribe(ctx context.Context, nc *natsgo.Conn, owned bool, name string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateStopped { // Stop was called while connecting
 		if owned {
 			nc.Close()
 		}
-		return nil
+		return false, nil
 	}
 	s.nc, s.owned = nc, owned
 	s.log = s.o.log
@@ -159,17 +161,21 @@ func (s *Server) subscribe(ctx context.Context, nc *natsgo.Conn, owned bool, nam
 			break
 		}
 		var sub *natsgo.Subscription
-		sub, err = s.subscribeNamespace(ns)
-		s.subs = append(s.subs, sub)
+		if sub, err = s.subscribeNamespace(ns); err == nil {
+			s.subs = append(s.subs, sub)
+		}
 	}
 	if err != nil {
 		s.disc.unsubscribe()
+		for _, sub := range s.subs {
+			_ = sub.Unsubscribe()
+		}
 		s.release(cancelled)
 		s.state = stateStopped
-		return err
+		return false, err
 	}
 	s.state = stateRunning
-	return nil
+	return true, nil
 }
 
 // watchClose makes connClosed close when nc closes for good.
