@@ -101,9 +101,10 @@ func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxSize = n 
 // DefaultTimeout. A ctx deadline always wins. Client only.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
-// WithLogger sets the logger of the Server: failed one-way messages, replies
-// it could not publish, and requests refused at the concurrency bound. The
-// default is the Service's logger, micro.Logger of Start's ctx. Server only.
+// WithLogger sets the logger of the Server: one-way messages whose handler
+// failed or that were dropped at the concurrency bound, and replies it could
+// not publish. The default is the Service's logger, micro.Logger of Start's
+// ctx. Server only.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithServiceName sets the name under which the Server answers the NATS

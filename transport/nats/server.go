@@ -201,9 +201,11 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // subscriptions (requests already delivered to this process are still
 // served), waits for in-flight handlers to publish their replies, flushes the
 // connection, and closes it if Start dialled it; a WithConn connection stays
-// open. If ctx ends first, Stop cancels the handlers' contexts, closes a
-// dialled connection and returns ctx's error without waiting for them. Stop
-// is idempotent: a second call waits for the first to finish, or for its own
+// open. If ctx ends first, Stop cancels the handlers' contexts and returns
+// ctx's error without waiting for them; the connection is flushed and closed
+// once the last of them has replied. While the NATS server is unreachable
+// Stop does not wait for a drain or flush that cannot happen. Stop is
+// idempotent: a second call waits for the first to finish, or for its own
 // ctx. Called before Start, it makes Start return nil.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
