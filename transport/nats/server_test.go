@@ -309,3 +309,29 @@ func TestStartFailsWhenConnectionCloses(t *testing.T) {
 		t.Fatalf("Stop: %v", err)
 	}
 }
+
+// TestHandlerCtxDeadline checks that a handler waiting on ctx.Done() is
+// released by the caller's deadline, carried by the Micro-Deadline header.
+func TestHandlerCtxDeadline(t *testing.T) {
+	ns := runNATS(t, nil)
+	saw := make(chan error, 1)
+	mux := micro.NewMux()
+	mux.HandleFunc("test", "wait", func(ctx context.Context, _ []byte) ([]byte, error) {
+		<-ctx.Done()
+		saw <- ctx.Err()
+		return nil, ctx.Err()
+	})
+	_, c := serve(t, ns, mux)
+	ctx, cancel := context.WithTimeout(testCtx(t), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Call(ctx, "test", "wait", nil)
+	wantCode(t, err, micro.DeadlineExceeded)
+	select {
+	case err := <-saw:
+		if err != context.DeadlineExceeded {
+			t.Fatalf("handler's ctx.Err() = %v, want %v", err, context.DeadlineExceeded)
+		}
+	case <-testCtx(t).Done():
+		t.Fatal("the handler's ctx never ended")
+	}
+}
