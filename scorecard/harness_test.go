@@ -314,4 +314,16 @@ var knownBugs = map[string]string{
 	// ready, so a partition's worker keeps starting fetched records after
 	// Stop closed w.quit.
 	"kafka/stop-starts-new-work": "kafka starts fetched records after Stop",
+
+	// transport/nats/wire.go, errorFrom, and transport/kafka/client.go,
+	// Client.answer: an error code of 0 becomes a *micro.Error whose Code
+	// is OK, so a failed call reads as a success to CodeOf.
+	"nats/foreign-code-0":  "nats error code 0 reads as OK",
+	"kafka/foreign-code-0": "kafka error code 0 reads as OK",
+	// transport/kafka/client.go, Client.answer: a code outside micro's
+	// range is kept (Code(500)) where NATS makes it Unknown, and an empty
+	// micro-error-code header is taken for success.
+	"kafka/foreign-code-17":  "kafka keeps out-of-range codes",
+	"kafka/foreign-code-500": "kafka keeps out-of-range codes",
+	"kafka/foreign-code-":    "kafka ignores an empty error code",
 }
