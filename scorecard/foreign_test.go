@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -40,15 +39,7 @@ var foreignCodes = []struct {
 func TestForeignErrorCodes(t *testing.T) {
 	t.Run("nats", func(t *testing.T) {
 		t.Parallel()
-		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ns.Start()
-		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats-server not ready")
-		}
+		ns := runNATS(t)
 		nc, err := natsgo.Connect(ns.ClientURL())
 		if err != nil {
 			t.Fatal(err)

@@ -113,23 +113,7 @@ func startGRPC(t *testing.T) *env {
 }
 
 func startNATS(t *testing.T) *env {
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		// Room for a payload at the default limit plus its headers; the
-		// NATS server's own default is 1 MiB.
-		MaxPayload: micro.DefaultMaxMessageSize + 1<<20,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
+	ns := runNATS(t)
 	return &env{
 		name: "nats",
 		server: func(mux *micro.Mux, c config) micro.Server {
@@ -149,6 +133,30 @@ func startNATS(t *testing.T) *env {
 		},
 		conns: ns.NumClients,
 	}
+}
+
+// runNATS starts an embedded nats-server on a random loopback port, shut
+// down at cleanup.
+func runNATS(t *testing.T) *server.Server {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		// Room for a payload at the default limit plus its headers; the
+		// NATS server's own default is 1 MiB.
+		MaxPayload: micro.DefaultMaxMessageSize + 1<<20,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return ns
 }
 
 func startKafka(t *testing.T) *env {
