@@ -55,18 +55,22 @@ func requestTo(topic string, value []byte) *kgo.Record {
 
 // BenchmarkSend produces one record and waits for the broker's ack:
 // Client.Send against kgo's ProduceSync, one at a time and in parallel.
+// Both clients are set up once, outside the runs.
 func BenchmarkSend(b *testing.B) {
 	c := benchCluster(b)
+	cl := newClient(b, c)
+	raw := newRaw(b, rawOpts(c)...)
+	microSend := func(ctx context.Context) error { return cl.Send(ctx, "bench", "count", payload) }
+	rawSend := func(ctx context.Context) error { return raw.ProduceSync(ctx, request(payload)).FirstErr() }
+	for _, send := range []func(context.Context) error{microSend, rawSend} {
+		warm(b, func(ctx context.Context) (err error) { return send(ctx) })
+	}
 	for _, mode := range []string{"seq", "par"} {
 		b.Run("impl=micro/mode="+mode, func(b *testing.B) {
-			cl := newClient(b, c)
-			send := func(ctx context.Context) error { return cl.Send(ctx, "bench", "count", payload) }
-			runSend(b, mode, send)
+			runSend(b, mode, microSend)
 		})
 		b.Run("impl=raw/mode="+mode, func(b *testing.B) {
-			cl := newRaw(b, rawOpts(c)...)
-			send := func(ctx context.Context) error { return cl.ProduceSync(ctx, request(payload)).FirstErr() }
-			runSend(b, mode, send)
+			runSend(b, mode, rawSend)
 		})
 	}
 }
@@ -100,8 +104,8 @@ func runSend(b *testing.B, mode string, send func(context.Context) error) {
 // BenchmarkConsume handles b.N records produced beforehand, commits
 // included: a Server against a kgo group poll loop that calls the same
 // handler, marks each record and commits the marks in the background. Each
-// run joins a new group, so the time includes the join; records/s counts
-// from the first record handled to the last.
+// run joins a new group with the timer stopped; the handler holds the first
+// records until the timer starts, so the time is that of handling only.
 func BenchmarkConsume(b *testing.B) {
 	c := benchCluster(b)
 	producer := newRaw(b, kgo.SeedBrokers(c.ListenAddrs()...))
@@ -109,7 +113,6 @@ func BenchmarkConsume(b *testing.B) {
 	setup := func(b *testing.B) (group string, h *countHandler) {
 		b.Helper()
 		b.StopTimer()
-		defer b.StartTimer()
 		var wg sync.WaitGroup
 		for range b.N {
 			wg.Add(1)
@@ -128,8 +131,7 @@ func BenchmarkConsume(b *testing.B) {
 		mux := micro.NewMux()
 		mux.HandleFunc("bench", "count", h.handle)
 		r := serve(b, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup(group))
-		h.wait(b)
-		b.StopTimer()
+		h.run(b)
 		if err := r.stop(b, 30*time.Second); err != nil {
 			b.Fatal(err)
 		}
@@ -137,47 +139,56 @@ func BenchmarkConsume(b *testing.B) {
 	b.Run("impl=raw", func(b *testing.B) {
 		group, h := setup(b)
 		rawConsume(b, c, group, h)
-		h.wait(b)
-		b.StopTimer()
+		h.run(b)
 	})
 }
 
-// countHandler is the benchmarks' handler: it counts records until n.
+// countHandler is the benchmarks' handler: it counts records until n. Its
+// first call waits for the gate.
 type countHandler struct {
 	n, seen atomic.Int64
-	first   atomic.Int64 // UnixNano of the first record
-	done    chan struct{}
+	entered chan struct{} // closed at the first call
+	gate    chan struct{} // closed when the timer starts
+	done    chan struct{} // closed at the n-th call
+	once    sync.Once
 }
 
 func newCountHandler(n int) *countHandler {
-	h := &countHandler{done: make(chan struct{})}
+	h := &countHandler{entered: make(chan struct{}), gate: make(chan struct{}), done: make(chan struct{})}
 	h.n.Store(int64(n))
 	return h
 }
 
 func (h *countHandler) handle(_ context.Context, req []byte) ([]byte, error) {
-	switch h.seen.Add(1) {
-	case 1:
-		h.first.Store(time.Now().UnixNano())
-		if h.n.Load() == 1 {
-			close(h.done)
-		}
-	case h.n.Load():
+	h.once.Do(func() { close(h.entered) })
+	<-h.gate
+	if h.seen.Add(1) == h.n.Load() {
 		close(h.done)
 	}
 	return req, nil
 }
 
-func (h *countHandler) wait(b *testing.B) {
+// run waits for the consumer's first record, then times the handling of
+// all of them.
+func (h *countHandler) run(b *testing.B) {
 	b.Helper()
+	timeout := time.After(5 * time.Minute)
+	select {
+	case <-h.entered:
+	case <-timeout:
+		b.Fatal("no record handled")
+	}
+	b.ReportAllocs()
+	b.StartTimer()
+	start := time.Now()
+	close(h.gate)
 	select {
 	case <-h.done:
-	case <-time.After(5 * time.Minute):
+	case <-timeout:
 		b.Fatalf("handled %d of %d records", h.seen.Load(), h.n.Load())
 	}
-	if el := time.Since(time.Unix(0, h.first.Load())); el > 0 {
-		b.ReportMetric(float64(h.n.Load())/el.Seconds(), "records/s")
-	}
+	b.StopTimer()
+	b.ReportMetric(float64(h.n.Load())/time.Since(start).Seconds(), "records/s")
 }
 
 // rawConsume runs franz-go's recommended at-least-once loop until b's end:
@@ -231,21 +242,22 @@ func rawConsume(b *testing.B, c *kfake.Cluster, group string, h *countHandler) {
 // BenchmarkCall makes one request-reply call at a time: Client.Call
 // against a hand-written kgo requester (a producer, a consumer of its reply
 // topic and a map of correlation ids) and responder (a group poll loop that
-// produces each reply, then marks and commits).
+// produces each reply, then marks and commits). Both pairs are set up once,
+// outside the runs.
 func BenchmarkCall(b *testing.B) {
 	c := benchCluster(b)
-	b.Run("impl=micro", func(b *testing.B) {
-		mux := micro.NewMux()
-		mux.HandleFunc("bench", "count", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
-		serve(b, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("call-micro"))
-		cl := newClient(b, c)
-		runCalls(b, func(ctx context.Context) ([]byte, error) { return cl.Call(ctx, "bench", "count", payload) })
-	})
-	b.Run("impl=raw", func(b *testing.B) {
-		rawResponder(b, c, "call-raw")
-		call := rawRequester(b, c)
-		runCalls(b, call)
-	})
+	mux := micro.NewMux()
+	mux.HandleFunc("bench", "count", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
+	serve(b, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("call-micro"))
+	cl := newClient(b, c)
+	rawResponder(b, c, "call-raw")
+	raw := rawRequester(b, c)
+	call := func(ctx context.Context) ([]byte, error) { return cl.Call(ctx, "bench", "count", payload) }
+	for _, f := range []func(context.Context) ([]byte, error){call, raw} {
+		warm(b, func(ctx context.Context) error { _, err := f(ctx); return err })
+	}
+	b.Run("impl=micro", func(b *testing.B) { runCalls(b, call) })
+	b.Run("impl=raw", func(b *testing.B) { runCalls(b, raw) })
 }
 
 func runCalls(b *testing.B, call func(context.Context) ([]byte, error)) {
@@ -267,14 +279,7 @@ func rawResponder(b *testing.B, c *kfake.Cluster, group string) {
 	cl := newRaw(b, rawOpts(c,
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics("rawcall"),
 		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks())...)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	b.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	go func() {
-		defer close(done)
+	background(b, func(ctx context.Context) {
 		defer cl.AllowRebalance()
 		for {
 			fs := cl.PollRecords(ctx, kafka.PollRecords)
@@ -302,7 +307,7 @@ func rawResponder(b *testing.B, c *kfake.Cluster, group string) {
 			_ = cl.CommitMarkedOffsets(ctx)
 			cl.AllowRebalance()
 		}
-	}()
+	})
 }
 
 func rawRequester(b *testing.B, c *kfake.Cluster) func(context.Context) ([]byte, error) {
@@ -314,14 +319,7 @@ func rawRequester(b *testing.B, c *kfake.Cluster) func(context.Context) ([]byte,
 		waiters = map[string]chan []byte{}
 		seq     atomic.Int64
 	)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	b.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	go func() {
-		defer close(done)
+	background(b, func(ctx context.Context) {
 		for {
 			fs := cl.PollFetches(ctx)
 			if ctx.Err() != nil || fs.IsClientClosed() {
@@ -341,7 +339,7 @@ func rawRequester(b *testing.B, c *kfake.Cluster) func(context.Context) ([]byte,
 				}
 			})
 		}
-	}()
+	})
 	return func(ctx context.Context) ([]byte, error) {
 		id := strconv.FormatInt(seq.Add(1), 36)
 		ch := make(chan []byte, 1)
@@ -360,6 +358,33 @@ func rawRequester(b *testing.B, c *kfake.Cluster) func(context.Context) ([]byte,
 			return v, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+	}
+}
+
+// background runs f on its own goroutine until b's cleanup cancels f's ctx
+// and waits for f to return.
+func background(b *testing.B, f func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		f(ctx)
+	}()
+}
+
+// warm runs f for a second, so that neither side of a comparison runs on a
+// cold cluster: the first second after setup is measurably slower.
+func warm(b *testing.B, f func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		if err := f(ctx); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

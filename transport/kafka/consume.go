@@ -149,10 +149,11 @@ func (ps *partitions) stopAll() {
 	ps.wg.Wait()
 }
 
-// run handles w's records until w is stopped. A record that could not be
-// finished (its worker stopped during a retry, or Stop gave up on it) is
-// not marked, and neither is any later record of the partition, so it is
-// consumed again by the partition's next owner.
+// run handles w's records until w is stopped, one batch at a time while
+// holding one of the server's concurrency slots. A record that could not
+// be finished (its worker stopped during a retry, or Stop gave up on it)
+// is not marked, and neither is any later record of the partition, so it
+// is consumed again by the partition's next owner.
 func (s *Server) run(w *worker) {
 	defer s.parts.wg.Done()
 	defer close(w.done)
@@ -161,23 +162,39 @@ func (s *Server) run(w *worker) {
 		case <-w.quit:
 			return
 		case recs := <-w.recs:
-			for _, r := range recs {
-				select {
-				case <-w.quit:
-					return
-				case s.sem <- struct{}{}:
-				}
-				ok := s.handle(w, r)
-				<-s.sem
-				if !ok {
-					<-w.quit // unfinished: hold the partition's position until it moves
-					return
-				}
-				s.cl.MarkCommitRecords(r)
-				s.commits.wake()
+			select {
+			case <-w.quit:
+				return
+			case s.sem <- struct{}{}:
+			}
+			finished := s.runBatch(w, recs)
+			<-s.sem
+			if !finished { // stopped, or a record unfinished:
+				<-w.quit // hold the partition's position until it moves
+				return
 			}
 		}
 	}
+}
+
+// runBatch handles recs in order until one cannot be finished or w is
+// stopped, and reports whether all were finished. It marks each record as
+// soon as it is finished, so that a member that dies leaves at most the
+// records of one commit to be handled again.
+func (s *Server) runBatch(w *worker, recs []*kgo.Record) bool {
+	for _, r := range recs {
+		select {
+		case <-w.quit:
+			return false
+		default:
+		}
+		if !s.handle(w, r) {
+			return false
+		}
+		s.cl.MarkCommitRecords(r)
+		s.commits.wake()
+	}
+	return true
 }
 
 // committer commits the marked offsets in the background, one commit at a

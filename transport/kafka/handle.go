@@ -15,11 +15,14 @@ import (
 // whether its offset may be committed.
 func (s *Server) handle(w *worker, r *kgo.Record) bool {
 	in := parse(r)
-	info := &micro.RequestInfo{Namespace: w.ns, Service: in.service, Transport: "kafka", Header: in.header}
+	rc := &recordCtx{Context: s.base, info: micro.RequestInfo{
+		Namespace: w.ns, Service: in.service, Transport: "kafka", Header: in.header,
+	}}
+	info := &rc.info
 	if in.replyTo != "" {
 		info.ReplyHeader = micro.Header{}
 	}
-	resp, err, finished := s.serve(w, r, &in, info)
+	resp, err, finished := s.serve(w, r, &in, rc)
 	if err == nil && len(resp) > s.o.max {
 		err = micro.Errorf(micro.ResourceExhausted, "kafka: reply of %d bytes exceeds the limit of %d", len(resp), s.o.max)
 	}
@@ -39,9 +42,9 @@ func (s *Server) handle(w *worker, r *kgo.Record) bool {
 
 // serve runs the handler, retrying retryable errors. finished is false if
 // the worker was stopped during a backoff, or Stop gave up on the handler.
-func (s *Server) serve(w *worker, r *kgo.Record, in *incoming, info *micro.RequestInfo) (resp []byte, err error, finished bool) {
+func (s *Server) serve(w *worker, r *kgo.Record, in *incoming, rc *recordCtx) (resp []byte, err error, finished bool) {
 	for attempt := 0; ; attempt++ {
-		resp, err = s.serveOnce(r, in, info)
+		resp, err = s.serveOnce(r, in, rc)
 		switch {
 		case err == nil:
 			return resp, nil, true
@@ -59,22 +62,37 @@ func (s *Server) serve(w *worker, r *kgo.Record, in *incoming, info *micro.Reque
 			t.Stop()
 			return nil, err, false
 		}
-		clear(info.ReplyHeader)
+		clear(rc.info.ReplyHeader)
 	}
 }
 
 // serveOnce runs the handler once.
-func (s *Server) serveOnce(r *kgo.Record, in *incoming, info *micro.RequestInfo) ([]byte, error) {
+func (s *Server) serveOnce(r *kgo.Record, in *incoming, rc *recordCtx) ([]byte, error) {
 	if in.service == "" {
 		return nil, micro.Errorf(micro.InvalidArgument, "kafka: record without a %s header", hdrService)
 	}
-	ctx := micro.NewContext(s.base, info)
+	var ctx context.Context = rc
 	if !in.deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, in.deadline)
 		defer cancel()
 	}
-	return s.mux.Serve(ctx, info.Namespace, in.service, r.Value)
+	return s.mux.Serve(ctx, rc.info.Namespace, in.service, r.Value)
+}
+
+// recordCtx is a handler's context in one allocation: the server's base
+// context (Start's values, cancelled when Stop gives up) and the
+// RequestInfo, which micro.NewContext would allocate apart.
+type recordCtx struct {
+	context.Context
+	info micro.RequestInfo
+}
+
+func (c *recordCtx) Value(key any) any {
+	if key == micro.InfoKey {
+		return &c.info
+	}
+	return c.Context.Value(key)
 }
 
 // reply produces the reply to a request and waits for the broker's

@@ -32,7 +32,7 @@ type options struct {
 
 // Defaults of the options.
 const (
-	DefaultConcurrency = 64                     // WithConcurrency
+	DefaultConcurrency = 64                     // WithConcurrency: partitions at once
 	DefaultRetries     = 3                      // WithRetries
 	DefaultBackoff     = 100 * time.Millisecond // WithRetries
 	defaultPollRecords = 1000
@@ -101,9 +101,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // fails if there is neither.
 func WithGroup(group string) Option { return func(o *options) { o.group = group } }
 
-// WithConcurrency sets how many records a Server handles at once, each of a
-// different partition (a partition's records are handled one at a time, in
-// order). The default is DefaultConcurrency.
+// WithConcurrency sets how many partitions a Server handles at once: a
+// partition's worker takes one of n slots for each batch of records it
+// handles (its records are handled one at a time, in order). The default is
+// DefaultConcurrency.
 func WithConcurrency(n int) Option {
 	return func(o *options) { o.concurrency = max(n, 1) }
 }
