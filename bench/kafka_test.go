@@ -2,9 +2,7 @@ package bench
 
 import (
 	"context"
-	"fmt"
-	"runtime"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,58 +160,84 @@ func BenchmarkSendKafka(b *testing.B) {
 // speak to kfake; Watermill's default, 1.0, is older than kfake serves.
 var saramaVersion = sarama.V2_8_0_0
 
-// BenchmarkConsumeKafka compares the consuming side alone: b.N records
-// (with micro's route header) are produced to a new topic before the
-// consumer starts, then a new consumer group reads them all. ns/op, B/op
-// and allocs/op are measured from the first record handled to the last, so
-// the group join is not counted:
+// BenchmarkConsumeKafka compares the consuming side alone, draining a
+// backlog. The consumer first joins a new group and blocks in its handler
+// on a gate record at the head of each partition; meanwhile b.N records
+// (with micro's route header, spread evenly over the 4 partitions) are
+// produced behind the gates. The timer runs from opening the gates until
+// the last record was handled, so it counts fetching, decoding, dispatching
+// and committing the backlog, but not the group join or the producer:
 //
-//   - impl=micro: micro's Kafka Server with an echo handler that counts.
+//   - impl=micro: micro's Kafka Server with a handler that counts.
 //   - impl=raw: the franz-go group consumer of BenchmarkSendKafka.
 func BenchmarkConsumeKafka(b *testing.B) {
-	c := kafkaCluster(b)
-	p, err := kgo.NewClient(rawKafkaOptions(c, kgo.ProducerLinger(5*time.Millisecond))...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(p.Close)
-	run := 0
 	for _, impl := range []string{"micro", "raw"} {
 		for _, size := range sizes {
 			b.Run("transport=kafka/impl="+impl+"/size="+size.name+"/mode=seq", func(b *testing.B) {
 				b.ReportAllocs()
 				b.StopTimer()
-				run++
-				topic := fmt.Sprintf("consume-%s-%d", impl, run)
-				fill(b, p, topic, size.n)
-				m := newMeter(b.N)
-				b.StartTimer()
+				c := kafkaCluster(b) // one per run, so that no run holds the records of the last
+				p, err := kgo.NewClient(rawKafkaOptions(c,
+					kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond))...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+				const topic = "consume"
+				produce(b, p, topic, partitions, []byte{gateRecord})
+
+				s := &sink{} // no window: the backlog is all of it
+				s.arm(b.N)
+				gate, entered := make(chan struct{}), make(chan struct{}, partitions)
+				open := sync.OnceFunc(func() { close(gate) })
+				defer open() // if the benchmark fails
+				handle := func(v []byte) {
+					if len(v) == 1 && v[0] == gateRecord {
+						entered <- struct{}{}
+						<-gate
+						return
+					}
+					s.handled()
+				}
 				switch impl {
 				case "micro":
 					mux := micro.NewMux()
-					mux.HandleFunc(topic, "echo", func(context.Context, []byte) ([]byte, error) {
-						m.handled()
+					mux.HandleFunc(topic, "echo", func(_ context.Context, v []byte) ([]byte, error) {
+						handle(v)
 						return nil, nil
 					})
 					startMicroKafka(b, c, mux)
 				case "raw":
-					rawConsume(b, c, topic, topic, func(*kgo.Record) { m.handled() })
+					rawConsume(b, c, topic, "raw", func(r *kgo.Record) { handle(r.Value) })
 				}
-				m.wait(b)
+				select {
+				case <-entered:
+				case <-time.After(waitFor):
+					b.Fatal("the consumer did not start")
+				}
+				produce(b, p, topic, b.N, make([]byte, size.n))
+
+				b.StartTimer()
+				open()
+				s.wait(b)
 				b.StopTimer()
-				m.report(b)
+				reportRate(b)
 			})
 		}
 	}
 }
 
-// fill produces n records of size bytes to topic, with micro's route header.
-func fill(b *testing.B, p *kgo.Client, topic string, size int) {
-	value := make([]byte, size)
+// gateRecord is the value of BenchmarkConsumeKafka's gate records.
+const gateRecord = 0xff
+
+// produce produces n records of value to topic, spread in turn over its
+// partitions, with micro's route header, and waits for the broker's acks.
+func produce(b *testing.B, p *kgo.Client, topic string, n int, value []byte) {
 	hdr := []kgo.RecordHeader{{Key: "micro-service", Value: []byte("echo")}}
 	errs := make(chan error, 1)
-	for range b.N {
-		p.Produce(context.Background(), &kgo.Record{Topic: topic, Value: value, Headers: hdr}, func(_ *kgo.Record, err error) {
+	for i := range n {
+		r := &kgo.Record{Topic: topic, Partition: int32(i % partitions), Value: value, Headers: hdr}
+		p.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				select {
 				case errs <- err:
@@ -230,55 +254,4 @@ func fill(b *testing.B, p *kgo.Client, topic string, size int) {
 		b.Fatal(err)
 	default:
 	}
-}
-
-// meter times the handling of n records, from the first to the last, with
-// the memory allocated meanwhile.
-type meter struct {
-	n      int64
-	got    atomic.Int64
-	start  time.Time
-	end    time.Time
-	m0, m1 runtime.MemStats
-	done   chan struct{}
-}
-
-func newMeter(n int) *meter { return &meter{n: int64(n), done: make(chan struct{})} }
-
-func (m *meter) handled() {
-	switch m.got.Add(1) {
-	case 1:
-		runtime.ReadMemStats(&m.m0)
-		m.start = time.Now()
-		if m.n == 1 {
-			m.end = m.start
-			close(m.done)
-		}
-	case m.n:
-		m.end = time.Now()
-		runtime.ReadMemStats(&m.m1)
-		close(m.done)
-	}
-}
-
-func (m *meter) wait(b *testing.B) {
-	select {
-	case <-m.done:
-	case <-time.After(waitFor):
-		b.Fatalf("%d of %d records handled after %v", m.got.Load(), m.n, waitFor)
-	}
-}
-
-// report replaces the benchmark's per-op figures by those of the records
-// after the first, when there are any.
-func (m *meter) report(b *testing.B) {
-	if m.n < 2 {
-		return
-	}
-	n := float64(m.n - 1)
-	d := m.end.Sub(m.start)
-	b.ReportMetric(float64(d.Nanoseconds())/n, "ns/op")
-	b.ReportMetric(float64(m.m1.TotalAlloc-m.m0.TotalAlloc)/n, "B/op")
-	b.ReportMetric(float64(m.m1.Mallocs-m.m0.Mallocs)/n, "allocs/op")
-	b.ReportMetric(n/d.Seconds(), "msgs/s")
 }

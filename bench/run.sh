@@ -6,14 +6,14 @@
 # Environment:
 #   COUNT=6           runs of each benchmark (benchstat wants at least 6)
 #   BENCHTIME=1s      -benchtime of the Call, SlowCall and Send benchmarks
-#   CONSUME=20000     records consumed per run of the Kafka Consume benchmark
+#   CONSUME=100000    records consumed per run of the Kafka Consume benchmark
 #   OUT=dir           keep the raw output, profiles and test binary there
 #   PROFILE=1         also profile micro's side of the raw comparisons (set 0 to skip)
 set -euo pipefail
 cd "$(dirname "$0")"
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-1s}
-CONSUME=${CONSUME:-20000}
+CONSUME=${CONSUME:-100000}
 PROFILE=${PROFILE:-1}
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
