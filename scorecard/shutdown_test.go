@@ -97,7 +97,11 @@ func shutdownUnderLoad(t *testing.T, e *env) {
 		}
 	})
 
-	r := run(t, e.server(mux, config{}), shutdown)
+	var cfg config
+	if e.name == "nats" { // past its default bound, NATS refuses at once
+		cfg.concurrency = n + late + 1
+	}
+	r := run(t, e.server(mux, cfg), shutdown)
 	cl := e.client(config{})
 
 	// The stubborn call's own deadline ends it on transports where
