@@ -33,11 +33,15 @@ type Client struct {
 
 	known sync.Map // topic -> struct{}: topics seen to exist
 
-	mu         sync.Mutex
-	isClosed   bool
-	waiters    map[string]chan *kgo.Record // correlation id -> the Call waiting
-	replyTopic string                      // set once replies are consumed
-	created    bool                        // the client created replyTopic
+	mu       sync.Mutex
+	isClosed bool
+	waiters  map[string]chan *kgo.Record // correlation id -> the Call waiting
+
+	// The reply consumer, set up by the first Call under setup, which
+	// Close takes too.
+	setup      sync.Mutex
+	replyTopic atomic.Pointer[string]
+	created    bool // the client created the reply topic
 	pollCancel context.CancelFunc
 	pollDone   chan struct{}
 }
@@ -220,18 +224,19 @@ func (c *Client) Close() error {
 	}
 	c.isClosed = true
 	close(c.closed)
-	cancel, done, topic, created := c.pollCancel, c.pollDone, c.replyTopic, c.created
 	c.mu.Unlock()
 
+	c.setup.Lock() // waits for a first Call's setup of the reply consumer
+	defer c.setup.Unlock()
 	ctx, stop := context.WithTimeout(context.Background(), closeTimeout)
 	defer stop()
 	err := c.cl.Flush(ctx)
-	if cancel != nil {
-		cancel()
-		<-done
+	if c.pollCancel != nil {
+		c.pollCancel()
+		<-c.pollDone
 	}
-	if created {
-		if derr := deleteTopic(ctx, c.cl, topic); derr != nil {
+	if c.created {
+		if derr := deleteTopic(ctx, c.cl, *c.replyTopic.Load()); derr != nil {
 			err = errors.Join(err, derr)
 		}
 	}

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -55,7 +56,7 @@ func (s *Server) serve(w *worker, r *kgo.Record, in *incoming, rc *recordCtx) (r
 		case !in.deadline.IsZero() && !time.Now().Before(in.deadline):
 			return nil, err, true
 		}
-		t := time.NewTimer(min(s.o.backoff<<attempt, maxBackoff))
+		t := time.NewTimer(s.o.backoffFor(attempt))
 		select {
 		case <-t.C:
 		case <-w.quit:
@@ -120,8 +121,12 @@ func (s *Server) reply(r *kgo.Record, in *incoming, info *micro.RequestInfo, res
 		if errors.Is(perr, kgo.ErrClientClosed) {
 			return false
 		}
-		s.log.Warn("kafka: reply not delivered", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-			"reply_to", in.replyTo, "err", perr)
+		level := slog.LevelWarn
+		if errors.Is(perr, context.DeadlineExceeded) {
+			level = slog.LevelDebug // the caller gave up already
+		}
+		s.log.Log(ctx, level, "kafka: reply not delivered", "topic", r.Topic, "partition", r.Partition,
+			"offset", r.Offset, "reply_to", in.replyTo, "err", perr)
 	}
 	return true
 }

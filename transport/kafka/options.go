@@ -153,6 +153,16 @@ func WithCreateTopics(partitions int32) Option {
 // and deletes at Close.
 func WithReplyTopic(topic string) Option { return func(o *options) { o.replyTopic = topic } }
 
+// backoffFor returns the backoff before retry number attempt+1: the
+// backoff doubled attempt times, at most maxBackoff.
+func (o *options) backoffFor(attempt int) time.Duration {
+	d := o.backoff
+	for ; attempt > 0 && d < maxBackoff; attempt-- {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
 // kgoOptions returns the options common to the server's and the client's
 // kgo.Client, then extra, then the user's.
 func (o *options) kgoOptions(extra ...kgo.Opt) []kgo.Opt {

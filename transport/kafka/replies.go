@@ -16,12 +16,15 @@ import (
 // resolved later, so no reply to a Call made after this returns can be
 // missed.
 func (c *Client) replies(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.replyTopic != "" {
-		return c.replyTopic, nil
+	if t := c.replyTopic.Load(); t != nil {
+		return *t, nil
 	}
-	if c.isClosed {
+	c.setup.Lock()
+	defer c.setup.Unlock()
+	if t := c.replyTopic.Load(); t != nil {
+		return *t, nil
+	}
+	if c.closing() {
 		return "", micro.Errorf(micro.Unavailable, "kafka: client closed")
 	}
 	topic, created := c.o.replyTopic, false
@@ -52,7 +55,8 @@ func (c *Client) replies(ctx context.Context) (string, error) {
 	}
 	c.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})
 	pollCtx, cancel := context.WithCancel(context.Background())
-	c.replyTopic, c.created, c.pollCancel, c.pollDone = topic, created, cancel, make(chan struct{})
+	c.created, c.pollCancel, c.pollDone = created, cancel, make(chan struct{})
+	c.replyTopic.Store(&topic)
 	go c.pollReplies(pollCtx)
 	return topic, nil
 }
