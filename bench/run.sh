@@ -9,12 +9,14 @@
 #   CONSUME=100000    records consumed per run of the Kafka Consume benchmark
 #   OUT=dir           keep the raw output, profiles and test binary there
 #   PROFILE=1         also profile micro's side of the raw comparisons (set 0 to skip)
+#   PROFILETIME=3s    -benchtime of each profiled benchmark (Consume: CONSUME records)
 set -euo pipefail
 cd "$(dirname "$0")"
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-1s}
 CONSUME=${CONSUME:-100000}
 PROFILE=${PROFILE:-1}
+PROFILETIME=${PROFILETIME:-3s}
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 docs=../docs
@@ -46,12 +48,22 @@ if [ "$PROFILE" != 0 ]; then
 		'CallNATS/transport=nats/impl=micro/size=64B/mode=par' \
 		'SendNATS/transport=nats/impl=micro/size=64B/mode=par' \
 		'SendKafka/transport=kafka/impl=micro/size=64B/mode=par' \
-		'ConsumeKafka/transport=kafka/impl=micro/size=64B/mode=seq'; do
+		'ConsumeKafka/transport=kafka/impl=micro/size=64B/mode=seq' \
+		'SendInproc/transport=inproc/impl=micro/size=64B/mode=par'; do
 		name=$(echo "$p" | tr '/=' '__')
-		bt=$BENCHTIME
+		bt=$PROFILETIME
 		case $p in Consume*) bt=${CONSUME}x ;; esac
 		COUNT=1 bench "^Benchmark${p%%/*}\$/^${p#*/}\$" "$bt" -test.cpuprofile "$OUT/$name.cpu" >/dev/null
-		go tool pprof -top -nodecount=30 "$OUT/bench.test" "$OUT/$name.cpu" 2>/dev/null >"$OUT/$name.top"
+		{
+			echo "# Flat: the functions the CPU was in (the benchmark's setup left out)."
+			go tool pprof -top -nodecount=25 -ignore='bench\.(produce|kafkaCluster|startServer)' \
+				"$OUT/bench.test" "$OUT/$name.cpu" 2>/dev/null | sed '1,/^Showing nodes/d'
+			echo
+			echo "# Cumulative, micro's frames only: time in libraries and the runtime is charged"
+			echo "# to the micro function that called them."
+			go tool pprof -top -cum -nodecount=20 -show='dancinggopher/micro/transport|dancinggopher/micro\.' \
+				"$OUT/bench.test" "$OUT/$name.cpu" 2>/dev/null | sed '1,/^Showing nodes/d'
+		} >"$OUT/$name.top"
 		profiles+=(-profile "CPU profile: Benchmark$p=$OUT/$name.top")
 	done
 fi
