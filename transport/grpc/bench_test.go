@@ -3,6 +3,8 @@ package grpc_test
 import (
 	"context"
 	"net"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,27 +21,32 @@ import (
 // own plaintext TCP loopback connection. Compare them with
 //
 //	go test -run '^$' -bench . -benchmem -count 6 ./transport/grpc/ > /tmp/grpc-bench.txt
-//	benchstat -col .name -row /size,/mode /tmp/grpc-bench.txt
+//	benchstat -filter '.name:(Call OR RawCall)' -col .name -row /size,/mode /tmp/grpc-bench.txt
+//	benchstat -filter .name:CallPaired -row /size,/mode /tmp/grpc-bench.txt
 
 var benchSizes = []struct {
 	name string
 	n    int
 }{{"64B", 64}, {"4KiB", 4 << 10}}
 
+type caller func(ctx context.Context, req []byte) ([]byte, error)
+
+// mustCall calls call with req and fails b unless the echo came back.
+func mustCall(b *testing.B, call caller, ctx context.Context, req []byte) {
+	if resp, err := call(ctx, req); err != nil || len(resp) != len(req) {
+		b.Fatalf("call = %d bytes, %v", len(resp), err)
+	}
+}
+
 // benchCalls runs call sequentially and in parallel for each payload size.
-func benchCalls(b *testing.B, call func(ctx context.Context, req []byte) ([]byte, error)) {
+func benchCalls(b *testing.B, call caller) {
 	for _, size := range benchSizes {
 		req := make([]byte, size.n)
-		check := func(resp []byte, err error) {
-			if err != nil || len(resp) != size.n {
-				b.Fatalf("call = %d bytes, %v", len(resp), err)
-			}
-		}
 		b.Run("size="+size.name+"/mode=seq", func(b *testing.B) {
 			b.ReportAllocs()
 			start := grpc.CPUTime()
 			for b.Loop() {
-				check(call(b.Context(), req))
+				mustCall(b, call, b.Context(), req)
 			}
 			reportCPU(b, start)
 		})
@@ -48,7 +55,7 @@ func benchCalls(b *testing.B, call func(ctx context.Context, req []byte) ([]byte
 			start := grpc.CPUTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					check(call(context.Background(), req))
+					mustCall(b, call, context.Background(), req)
 				}
 			})
 			reportCPU(b, start)
@@ -64,13 +71,80 @@ func reportCPU(b *testing.B, start time.Duration) {
 	}
 }
 
-func BenchmarkCall(b *testing.B) {
+func BenchmarkCall(b *testing.B) { benchCalls(b, microCaller(b)) }
+
+func BenchmarkRawCall(b *testing.B) { benchCalls(b, rawCaller(b)) }
+
+// BenchmarkCallPaired makes each iteration one micro call and one raw call,
+// in alternating order, and reports the median time of each and micro's
+// overhead in percent of raw. Load that comes and goes on the machine then
+// hits both alike, which separate benchmarks, run minutes apart, cannot
+// promise; medians keep the stalls a busy machine inflicts on a few calls
+// from swamping the comparison.
+func BenchmarkCallPaired(b *testing.B) {
+	impls := [2]caller{microCaller(b), rawCaller(b)}
+	for _, size := range benchSizes {
+		req := make([]byte, size.n)
+		// pair runs both calls, impls[first] first, and appends their times.
+		pair := func(ctx context.Context, first int, times *[2][]time.Duration) {
+			for i := range 2 {
+				impl := (first + i) % 2
+				start := time.Now()
+				mustCall(b, impls[impl], ctx, req)
+				times[impl] = append(times[impl], time.Since(start))
+			}
+		}
+		b.Run("size="+size.name+"/mode=seq", func(b *testing.B) {
+			var times [2][]time.Duration
+			i := 0
+			for b.Loop() {
+				pair(b.Context(), i%2, &times)
+				i++
+			}
+			reportPaired(b, times)
+		})
+		b.Run("size="+size.name+"/mode=par", func(b *testing.B) {
+			var (
+				mu  sync.Mutex
+				all [2][]time.Duration
+			)
+			b.RunParallel(func(pb *testing.PB) {
+				var times [2][]time.Duration
+				for i := 0; pb.Next(); i++ {
+					pair(context.Background(), i%2, &times)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for impl := range all {
+					all[impl] = append(all[impl], times[impl]...)
+				}
+			})
+			reportPaired(b, all)
+		})
+	}
+}
+
+// reportPaired reports the median call time of micro and raw and micro's
+// overhead over raw in percent.
+func reportPaired(b *testing.B, times [2][]time.Duration) {
+	median := func(d []time.Duration) float64 {
+		slices.Sort(d)
+		return float64(d[len(d)/2])
+	}
+	m, r := median(times[0]), median(times[1])
+	b.ReportMetric(m, "micro-ns/call")
+	b.ReportMetric(r, "raw-ns/call")
+	b.ReportMetric(100*(m/r-1), "overhead-%")
+}
+
+// microCaller serves an echo route and returns a micro Call of it.
+func microCaller(b *testing.B) caller {
 	m := micro.NewMux()
 	m.HandleFunc("bench", "echo", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
 	_, c := serve(b, m)
-	benchCalls(b, func(ctx context.Context, req []byte) ([]byte, error) {
+	return func(ctx context.Context, req []byte) ([]byte, error) {
 		return c.Call(ctx, "bench", "echo", req)
-	})
+	}
 }
 
 // rawEcho is the hand-written grpc-go service of the baseline.
@@ -82,7 +156,9 @@ func (rawEcho) Call(_ context.Context, req *microv1.CallRequest) (*microv1.CallR
 	return &microv1.CallResponse{Data: req.Data}, nil
 }
 
-func BenchmarkRawCall(b *testing.B) {
+// rawCaller serves rawEcho with plain grpc-go and returns a call of it
+// through the generated client.
+func rawCaller(b *testing.B) caller {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -98,8 +174,8 @@ func BenchmarkRawCall(b *testing.B) {
 	}
 	b.Cleanup(func() { conn.Close() })
 	client := microv1.NewMicroClient(conn)
-	benchCalls(b, func(ctx context.Context, req []byte) ([]byte, error) {
+	return func(ctx context.Context, req []byte) ([]byte, error) {
 		resp, err := client.Call(ctx, &microv1.CallRequest{Namespace: "bench", Service: "echo", Data: req})
 		return resp.GetData(), err
-	})
+	}
 }
