@@ -77,18 +77,23 @@ func (s *Server) reply(to string, info *micro.RequestInfo, resp []byte, err erro
 	if err == nil && len(resp) > s.o.maxSize {
 		err = micro.Errorf(micro.ResourceExhausted, "nats: reply of %d bytes exceeds the limit of %d", len(resp), s.o.maxSize)
 	}
-	m := &natsgo.Msg{Subject: to}
-	toWire(m, info.ReplyHeader)
-	if err != nil {
-		setError(m, micro.ErrorOf(err))
+	var perr error
+	if err == nil && len(info.ReplyHeader) == 0 {
+		perr = s.nc.Publish(to, resp) // the common case needs no header block
 	} else {
-		m.Data = resp
+		m := &natsgo.Msg{Subject: to}
+		toWire(m, info.ReplyHeader)
+		if err != nil {
+			setError(m, micro.ErrorOf(err))
+		} else {
+			m.Data = resp
+		}
+		perr = s.nc.PublishMsg(m)
 	}
-	perr := s.nc.PublishMsg(m)
 	if errors.Is(perr, natsgo.ErrMaxPayload) || errors.Is(perr, natsgo.ErrBadHeaderMsg) {
 		// The reply cannot go as it is; the caller gets why, not a timeout.
 		e := micro.Errorf(micro.ResourceExhausted, "nats: reply of %d bytes with headers exceeds the NATS server's max_payload of %d",
-			len(m.Data), s.nc.MaxPayload())
+			len(resp), s.nc.MaxPayload())
 		if errors.Is(perr, natsgo.ErrBadHeaderMsg) {
 			e = micro.Errorf(micro.Internal, "nats: reply headers %v are not valid NATS headers", slices.Collect(maps.Keys(info.ReplyHeader)))
 		}
