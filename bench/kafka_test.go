@@ -33,13 +33,15 @@ func kafkaCluster(b *testing.B) *kfake.Cluster {
 
 // rawKafkaOptions are the kgo options that the raw baselines share with
 // micro's transport, so that both produce and fetch alike: no linger (kgo's
-// default is 10 ms, which a synchronous producer waits out on every record)
-// and a fetch wait of 500 ms. Producing creates a missing topic, as micro's
-// Server does with WithCreateTopics.
+// default is 10 ms, which a synchronous producer waits out on every record),
+// records without a key spread over the partitions in turn, and a fetch
+// wait of 500 ms. Producing creates a missing topic, as micro's Server does
+// with WithCreateTopics.
 func rawKafkaOptions(c *kfake.Cluster, more ...kgo.Opt) []kgo.Opt {
 	return append([]kgo.Opt{
 		kgo.SeedBrokers(c.ListenAddrs()...),
 		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.AllowAutoTopicCreation(),
 	}, more...)
@@ -53,37 +55,56 @@ func startMicroKafka(b *testing.B, c *kfake.Cluster, mux *micro.Mux) {
 	startServer(b, srv, srv.Ready())
 }
 
-// rawConsume consumes topic in a consumer group as franz-go documents for
-// at-least-once delivery, until the benchmark ends: poll, call handle for
-// each record in order, mark it, and let kgo commit the marks.
+// rawConsume consumes topic in a consumer group until the benchmark ends,
+// in franz-go's recommended at-least-once loop doing what micro's Server
+// does: poll up to 1000 records with rebalances blocked, handle each record
+// in order, mark it, and commit the marks in the background soon after
+// (and on revoke).
 func rawConsume(b *testing.B, c *kfake.Cluster, topic, group string, handle func(*kgo.Record)) {
+	wake := make(chan struct{}, 1)
 	cl, err := kgo.NewClient(rawKafkaOptions(c,
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks())...)
+		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks(),
+		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
+			_ = cl.CommitMarkedOffsets(ctx)
+		}))...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		for {
-			fs := cl.PollFetches(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+				_ = cl.CommitMarkedOffsets(ctx)
+			}
+		}
+	})
+	wg.Go(func() {
+		defer cl.AllowRebalance()
+		for {
+			fs := cl.PollRecords(ctx, 1000)
 			if fs.IsClientClosed() || ctx.Err() != nil {
-				cl.AllowRebalance()
 				return
 			}
 			fs.EachRecord(func(r *kgo.Record) {
 				handle(r)
 				cl.MarkCommitRecords(r)
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
 			})
 			cl.AllowRebalance()
 		}
-	}()
+	})
 	b.Cleanup(func() {
 		cancel()
-		<-done
-		cl.CommitMarkedOffsets(context.Background())
+		wg.Wait()
+		_ = cl.CommitMarkedOffsets(context.Background())
 		cl.Close()
 	})
 }
@@ -94,7 +115,7 @@ func rawConsume(b *testing.B, c *kfake.Cluster, topic, group string, handle func
 //
 //   - impl=micro: micro's Kafka Client.Send to its Server's handler.
 //   - impl=raw: franz-go's ProduceSync (acks=all, idempotent, no linger) to
-//     a franz-go group consumer that handles and marks each record.
+//     a franz-go group consumer that handles, marks and commits each record.
 //   - impl=watermill: watermill-kafka's Publisher (Sarama's SyncProducer) to
 //     a Router with one handler on its consumer-group Subscriber.
 func BenchmarkSendKafka(b *testing.B) {
