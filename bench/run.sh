@@ -70,5 +70,5 @@ fi
 
 "$OUT/benchreport" -in "$OUT/bench.txt" -benchstat "$OUT/benchstat.txt" \
 	-md "$docs/benchmarks.md" -svg "$docs/benchmarks.svg" -goversion "$(go version)" \
-	-command "COUNT=$COUNT BENCHTIME=$BENCHTIME CONSUME=$CONSUME bench/run.sh" "${profiles[@]}"
+	-command "COUNT=$COUNT BENCHTIME=$BENCHTIME CONSUME=$CONSUME bench/run.sh" -notes notes.md "${profiles[@]}"
 echo "run.sh: wrote docs/benchmarks.md and docs/benchmarks.svg" >&2

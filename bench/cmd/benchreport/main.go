@@ -5,7 +5,7 @@
 // Usage:
 //
 //	benchreport -in bench.txt -benchstat benchstat.txt -md docs/benchmarks.md -svg docs/benchmarks.svg \
-//	    -goversion "$(go version)" -command "..." [-profile title=file ...]
+//	    -goversion "$(go version)" -command "..." [-notes notes.md] [-profile title=file ...]
 package main
 
 import (
@@ -30,16 +30,17 @@ func main() {
 	svg := flag.String("svg", "", "SVG chart to write")
 	goVersion := flag.String("goversion", runtime.Version(), "output of go version")
 	command := flag.String("command", "", "the command that produced -in")
+	notes := flag.String("notes", "", "markdown file of prose to include (optional)")
 	var profs profiles
 	flag.Var(&profs, "profile", "title=file (split at the last =) of a pprof -top listing to append (repeatable)")
 	flag.Parse()
-	if err := run(*in, *stat, *md, *svg, *goVersion, *command, profs); err != nil {
+	if err := run(*in, *stat, *md, *svg, *goVersion, *command, *notes, profs); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in, stat, md, svg, goVersion, command string, profs profiles) error {
+func run(in, stat, md, svg, goVersion, command, notesFile string, profs profiles) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return err
@@ -64,6 +65,12 @@ func run(in, stat, md, svg, goVersion, command string, profs profiles) error {
 			return err
 		}
 	}
+	var notes []byte
+	if notesFile != "" {
+		if notes, err = os.ReadFile(notesFile); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
 	var appendix []section
 	for _, p := range profs {
 		i := strings.LastIndex(p, "=")
@@ -81,7 +88,7 @@ func run(in, stat, md, svg, goVersion, command string, profs profiles) error {
 		GoVersion: goVersion, CPU: header["cpu"], OS: header["goos"] + "/" + header["goarch"],
 		NumCPU: runtime.NumCPU(), Date: time.Now().UTC().Format("2006-01-02 15:04 MST"), Command: command,
 	}
-	doc := markdown(m, results, keys, cs, filepath.Base(svg), string(statText), appendix)
+	doc := markdown(m, results, keys, cs, filepath.Base(svg), string(statText), string(notes), appendix)
 	if err := os.WriteFile(md, []byte(doc), 0o644); err != nil {
 		return err
 	}

@@ -36,26 +36,33 @@ every allocation of the process (client, server, and the in-process broker).
 - **Send** — one-way messages, timed from the first publish until a handler has counted the
   last one (so time/op is the pipeline's throughput, not a publish latency). Senders hold at
   most 512 unhandled messages (the same window for every implementation, so that no
-  at-most-once path drops messages under a publisher that outruns its consumer).
+  at-most-once path drops messages under a publisher that outruns its consumer; ` + "`BENCH_WINDOW`" + `
+  changes it: Watermill's GoChannel, which starts a goroutine per published message that
+  then queue for the one subscriber, does better with a smaller backlog).
   - inproc: micro's inproc Client.Send vs **watermill**: Watermill's Router with one handler
-    on a GoChannel Pub/Sub (default config).
+    on a GoChannel Pub/Sub (default config: Publish does not wait for the ack).
   - nats: micro's NATS Client.Send (core NATS publish) vs **raw** nats.go ` + "`Publish`" + ` to a
-    subscription callback vs **watermill**: watermill-nats (core NATS, JetStream off) with a Router.
+    subscription callback vs **watermill**: watermill-nats's Publisher and Subscriber (core
+    NATS, JetStream off, default config: one subscription, each message acked before the next)
+    with a Router.
   - kafka (kfake, 4 partitions): micro's Kafka Client.Send, which waits for the broker's ack,
     to its consumer-group Server vs **raw** franz-go ` + "`ProduceSync`" + ` (acks=all, idempotent,
-    no linger, like micro) to a franz-go group consumer that marks each record (at-least-once,
-    as franz-go documents it) vs **watermill**: watermill-kafka's Sarama SyncProducer publisher
-    and consumer-group subscriber with a Router (Sarama speaking Kafka 2.8 to kfake).
-- **Consume** — Kafka's consuming side alone: b.N records are produced to a new topic first,
-  then a new consumer group reads them; time, bytes and allocations are counted from the
-  first record handled to the last, so the group join is excluded. micro's Kafka Server vs
-  the raw franz-go group consumer above.
+    no linger, records spread over the partitions in turn, as micro's client does) to a
+    franz-go group consumer that handles, marks and commits each record as micro's Server does
+    vs **watermill**: watermill-kafka's Publisher (Sarama's SyncProducer) and consumer-group
+    Subscriber with a Router (Sarama speaking Kafka 2.8 to kfake; Watermill's default, 1.0,
+    is older than kfake serves).
+- **Consume** — Kafka's consuming side alone, draining a backlog: the consumer joins a new
+  group and blocks in its handler on a gate record at the head of each partition while b.N
+  records are produced behind the gates; the timer runs from opening the gates until the last
+  record was handled, so it counts fetching, decoding, dispatching and committing, but not the
+  group join or the producer. micro's Kafka Server vs the raw franz-go group consumer above.
 
 The ratio column is time/op ÷ the raw baseline's time/op of the same row group (1.00 = as
 fast as the raw client library, 2.00 = twice the time per message).
 `
 
-func markdown(m machine, results map[key]*result, keys []key, cs []check, svgName, stat string, appendix []section) string {
+func markdown(m machine, results map[key]*result, keys []key, cs []check, svgName, stat, notes string, appendix []section) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# Benchmarks\n\n")
@@ -95,6 +102,13 @@ func markdown(m machine, results map[key]*result, keys []key, cs []check, svgNam
 			duration(r.Median["ns/op"]), count(r.Median["msgs/s"]), count(r.Median["allocs/op"]), bytes(r.Median["B/op"]), ratio)
 	}
 	p("\n%s\n", measures)
+	p("## Running\n\n```sh\nbench/run.sh   # COUNT=6 BENCHTIME=1s CONSUME=100000 by default; rewrites this page and the chart\n")
+	p("cd bench && go test -run '^$' -bench . -benchtime=1x ./...   # every benchmark once, as CI does\n```\n\n")
+	p("`bench/` is a module of its own (with `replace github.com/dancinggopher/micro => ../`), so the\n")
+	p("library's go.mod gains none of the compared frameworks.\n\n")
+	if notes != "" {
+		p("## Where the time goes\n\n%s\n\n", strings.TrimSpace(notes))
+	}
 	for _, s := range appendix {
 		p("## %s\n\n```\n%s\n```\n\n", s.Title, strings.TrimSpace(s.Text))
 	}
