@@ -317,16 +317,9 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // fixed yet, by "transport/check": the check logs instead of failing.
 // Remove an entry when its bug is fixed.
 var knownBugs = map[string]string{
-	// transport/kafka/consume.go, Server.run: the selects on w.quit and
-	// w.recs, and on w.quit and s.sem, pick at random when both are
-	// ready, so a partition's worker keeps starting fetched records after
-	// Stop closed w.quit.
-	"kafka/stop-starts-new-work": "kafka starts fetched records after Stop",
-
-	// transport/nats/wire.go, errorFrom, and transport/kafka/client.go,
-	// Client.answer: an error code of 0 becomes a *micro.Error whose Code
-	// is OK, so a failed call reads as a success to CodeOf.
-	"nats/foreign-code-0":  "nats error code 0 reads as OK",
+	// transport/kafka/client.go, Client.answer: an error code of 0 becomes
+	// a *micro.Error whose Code is OK, so a failed call reads as a success
+	// to CodeOf.
 	"kafka/foreign-code-0": "kafka error code 0 reads as OK",
 	// transport/kafka/client.go, Client.answer: a code outside micro's
 	// range is kept (Code(500)) where NATS makes it Unknown, and an empty

@@ -66,8 +66,9 @@ func setError(m *natsgo.Msg, e *micro.Error) {
 }
 
 // errorFrom returns the *micro.Error carried by a reply's headers, or nil. A
-// code outside micro's range, as another NATS service may send ("500"),
-// becomes Unknown with the code in front of the message.
+// code that is not a failure micro knows (another NATS service may send
+// "500"; 0 would read as success) becomes Unknown with the code in front of
+// the message.
 func errorFrom(h natsgo.Header) *micro.Error {
 	code, ok := h[hdrErrorCode]
 	if !ok || len(code) == 0 {
@@ -75,7 +76,7 @@ func errorFrom(h natsgo.Header) *micro.Error {
 	}
 	msg := h.Get(hdrError)
 	n, err := strconv.ParseUint(code[0], 10, 32)
-	if err != nil || n > uint64(micro.Unauthenticated) {
+	if err != nil || n == uint64(micro.OK) || n > uint64(micro.Unauthenticated) {
 		return micro.NewError(micro.Unknown, code[0]+": "+msg)
 	}
 	return micro.NewError(micro.Code(n), msg)
