@@ -38,7 +38,12 @@ bench() { # bench <regexp> <benchtime> [more test flags]
 bench '^Benchmark(Call|SlowCall|Send)' "$BENCHTIME" | tee -a "$OUT/bench.txt"
 bench '^BenchmarkConsume' "${CONSUME}x" | tee -a "$OUT/bench.txt"
 
-go tool benchstat -col /impl "$OUT/bench.txt" >"$OUT/benchstat.txt"
+# One benchstat per benchmark, so that each compares only the implementations it ran.
+for name in CallInproc CallGRPC CallNATS SlowCallNATS SendInproc SendNATS SendKafka ConsumeKafka; do
+	echo "### $name"
+	go tool benchstat -filter ".name:$name" -col /impl "$OUT/bench.txt" | sed '/^goos:/d; /^goarch:/d; /^pkg:/d; /^cpu:/d'
+	echo
+done >"$OUT/benchstat.txt"
 
 profiles=()
 if [ "$PROFILE" != 0 ]; then

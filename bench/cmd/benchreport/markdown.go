@@ -101,7 +101,12 @@ func markdown(m machine, results map[key]*result, keys []key, cs []check, svgNam
 		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.Kind, k.Transport, k.Impl, k.Size, k.Mode,
 			duration(r.Median["ns/op"]), count(r.Median["msgs/s"]), count(r.Median["allocs/op"]), bytes(r.Median["B/op"]), ratio)
 	}
-	p("\n%s\n", measures)
+	for _, k := range keys {
+		if v, ok := results[k].Median["ms/handler"]; ok {
+			p("\n%s %s %s: the handler's 1 ms sleep took %.2f ms on average.", k.Kind, k.Transport, k.Impl, v)
+		}
+	}
+	p("\n\n%s\n", measures)
 	p("## Running\n\n```sh\nbench/run.sh   # COUNT=6 BENCHTIME=1s CONSUME=100000 by default; rewrites this page and the chart\n")
 	p("cd bench && go test -run '^$' -bench . -benchtime=1x ./...   # every benchmark once, as CI does\n```\n\n")
 	p("`bench/` is a module of its own (with `replace github.com/dancinggopher/micro => ../`), so the\n")
