@@ -103,7 +103,7 @@ func markdown(m machine, results map[key]*result, keys []key, cs []check, svgNam
 	}
 	for _, k := range keys {
 		if v, ok := results[k].Median["ms/handler"]; ok {
-			p("\n%s %s %s: the handler's 1 ms sleep took %.2f ms on average.", k.Kind, k.Transport, k.Impl, v)
+			p("\n- %s %s %s: the handler's 1 ms sleep took %.2f ms on average.", k.Kind, k.Transport, k.Impl, v)
 		}
 	}
 	p("\n\n%s\n", measures)
