@@ -98,7 +98,7 @@ func TestReservedMetadataIsNotAHeader(t *testing.T) {
 		slices.Sort(keys)
 		return []byte(strings.Join(keys, ",")), nil
 	})
-	srv, c := serve(t, m)
+	_, c := serve(t, m)
 	for _, tc := range []struct {
 		ctx  context.Context
 		want string
@@ -117,7 +117,7 @@ func TestReservedMetadataIsNotAHeader(t *testing.T) {
 	m2.HandleFunc("test", "xb", func(ctx context.Context, _ []byte) ([]byte, error) {
 		return []byte(micro.RequestInfoFrom(ctx).Header.Get("x-b")), nil
 	})
-	srv, _ = serve(t, m2)
+	srv, _ := serve(t, m2)
 	ctx := metadata.AppendToOutgoingContext(testCtx(t), "x-b", "2", "x-b", "3")
 	resp, err := microv1.NewMicroClient(rawConn(t, srv)).Call(ctx, &microv1.CallRequest{Namespace: "test", Service: "xb"})
 	if err != nil || string(resp.Data) != "2,3" {
