@@ -48,19 +48,17 @@ type Client struct {
 
 var _ micro.Client = (*Client)(nil)
 
-// NewClient returns a Client. It does not connect: the first Send or Call
-// does, and the first Call sets up the reply topic. It fails only on
-// invalid kgo options.
+// NewClient returns a Client. It does not wait for the brokers: the first
+// Send or Call does, and the first Call sets up the reply topic. It fails
+// only on invalid kgo options.
 func NewClient(opts ...Option) (*Client, error) {
 	o := newOptions(opts)
 	cl, err := kgo.NewClient(o.kgoOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: client: %w", err)
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
 	c := &Client{
-		o: o, cl: cl, log: o.log, id: hex.EncodeToString(b[:]) + "-",
+		o: o, cl: cl, log: o.log, id: randomID() + "-",
 		closed: make(chan struct{}), waiters: map[string]chan *kgo.Record{},
 	}
 	if c.log == nil {
@@ -201,6 +199,13 @@ func (c *Client) exists(ctx context.Context, topic string) error {
 	}
 	c.known.Store(topic, struct{}{})
 	return nil
+}
+
+// randomID returns 16 random hex digits.
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (c *Client) closing() bool {

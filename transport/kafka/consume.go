@@ -67,6 +67,7 @@ func (s *Server) poll(ctx context.Context) {
 			}
 			select { // blocks only while the worker is busy: backpressure
 			case w.recs <- p.Records:
+			case <-w.done: // stopped: its records are consumed again by the next owner
 			case <-ctx.Done():
 			}
 		})
@@ -83,6 +84,9 @@ func (s *Server) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 	}
 	for topic, ps := range assigned {
 		for _, p := range ps {
+			if s.parts.m[topicPartition{topic, p}] != nil {
+				continue // already ours: cooperative balancing only reports additions, but be sure
+			}
 			w := &worker{
 				tp: topicPartition{topic, p}, ns: s.topics[topic],
 				recs: make(chan []*kgo.Record, 4), quit: make(chan struct{}), done: make(chan struct{}),

@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -30,9 +28,7 @@ func (c *Client) replies(ctx context.Context) (string, error) {
 	topic, created := c.o.replyTopic, false
 	var offsets map[int32]kgo.Offset
 	if topic == "" {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		topic, created = c.o.prefix+"micro-reply-"+hex.EncodeToString(b[:]), true
+		topic, created = c.o.prefix+"micro-reply-"+randomID(), true
 		// Created explicitly, not with kgo.AllowAutoTopicCreation: that
 		// depends on the brokers' auto.create.topics.enable, would use
 		// their default partition count, and would create a namespace's

@@ -26,7 +26,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	state    int
-	stopOnce sync.Once
+	stopping bool // Stop was called
 
 	// Set by Start before the server runs.
 	cl         *kgo.Client
@@ -192,16 +192,22 @@ func (s *Server) checkTopics(ctx context.Context, topics []string) error {
 // finished and leaves. Stop is idempotent.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	prev := s.state
-	s.state = stateStopped
+	prev, again := s.state, s.stopping
+	s.state, s.stopping = stateStopped, true
 	s.mu.Unlock()
-	var err error
-	s.stopOnce.Do(func() {
-		if prev == stateRunning {
-			err = s.shutdown(ctx)
+	if again { // another Stop does the work; wait for it as long as ctx allows
+		select {
+		case <-s.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		s.finish()
-	})
+	}
+	var err error
+	if prev == stateRunning {
+		err = s.shutdown(ctx)
+	}
+	s.finish()
 	return err
 }
 
