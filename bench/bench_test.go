@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/dancinggopher/micro"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleakIgnores...) }
@@ -194,4 +196,31 @@ func echo(_ context.Context, req []byte) ([]byte, error) { return req, nil }
 // with go-metrics, whose package-level arbiter ticks for the process's life.
 var goleakIgnores = []goleak.Option{
 	goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
+}
+
+// startServer starts srv until the benchmark ends and waits until ready.
+func startServer(b *testing.B, srv micro.Server, ready <-chan struct{}) {
+	started := make(chan error, 1)
+	go func() { started <- srv.Start(context.Background()) }()
+	b.Cleanup(func() {
+		srv.Stop(context.Background())
+		if err := <-started; err != nil {
+			b.Error(err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-started:
+		b.Fatalf("%v did not start: %v", srv, err)
+	}
+}
+
+// countingMux returns a Mux whose route (ns, "echo") counts each message on s.
+func countingMux(ns string, s *sink) *micro.Mux {
+	mux := micro.NewMux()
+	mux.HandleFunc(ns, "echo", func(context.Context, []byte) ([]byte, error) {
+		s.handled()
+		return nil, nil
+	})
+	return mux
 }

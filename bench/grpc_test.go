@@ -71,23 +71,6 @@ func BenchmarkCallGRPC(b *testing.B) {
 	})
 }
 
-// startServer starts srv until the benchmark ends and waits until ready.
-func startServer(b *testing.B, srv micro.Server, ready <-chan struct{}) {
-	started := make(chan error, 1)
-	go func() { started <- srv.Start(context.Background()) }()
-	b.Cleanup(func() {
-		srv.Stop(context.Background())
-		if err := <-started; err != nil {
-			b.Error(err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-started:
-		b.Fatalf("%v did not start: %v", srv, err)
-	}
-}
-
 // serveGRPC serves gs on a loopback port until the benchmark ends and
 // returns a plaintext connection to it.
 func serveGRPC(b *testing.B, gs *grpclib.Server) *grpclib.ClientConn {

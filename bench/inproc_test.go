@@ -15,15 +15,7 @@ import (
 // startInproc serves mux in process for the benchmark's lifetime.
 func startInproc(b *testing.B, mux *micro.Mux) *inproc.Client {
 	srv := inproc.NewServer(mux)
-	started := make(chan error, 1)
-	go func() { started <- srv.Start(context.Background()) }()
-	b.Cleanup(func() {
-		srv.Stop(context.Background())
-		if err := <-started; err != nil {
-			b.Error(err)
-		}
-	})
-	<-srv.Ready()
+	startServer(b, srv, srv.Ready())
 	return inproc.NewClient(srv)
 }
 
@@ -47,12 +39,7 @@ func BenchmarkCallInproc(b *testing.B) {
 func BenchmarkSendInproc(b *testing.B) {
 	b.Run("transport=inproc/impl=micro", func(b *testing.B) {
 		s := newSink()
-		mux := micro.NewMux()
-		mux.HandleFunc("bench", "echo", func(context.Context, []byte) ([]byte, error) {
-			s.handled()
-			return nil, nil
-		})
-		c := startInproc(b, mux)
+		c := startInproc(b, countingMux("bench", s))
 		benchSend(b, s, func(ctx context.Context, msg []byte) error {
 			return c.Send(ctx, "bench", "echo", msg)
 		})

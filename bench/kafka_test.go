@@ -122,12 +122,7 @@ func BenchmarkSendKafka(b *testing.B) {
 	c := kafkaCluster(b)
 	b.Run("transport=kafka/impl=micro", func(b *testing.B) {
 		s := newSink()
-		mux := micro.NewMux()
-		mux.HandleFunc("micro", "echo", func(context.Context, []byte) ([]byte, error) {
-			s.handled()
-			return nil, nil
-		})
-		startMicroKafka(b, c, mux)
+		startMicroKafka(b, c, countingMux("micro", s))
 		cl, err := microkafka.NewClient(microkafka.WithBrokers(c.ListenAddrs()...))
 		if err != nil {
 			b.Fatal(err)

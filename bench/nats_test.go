@@ -194,12 +194,7 @@ func BenchmarkSendNATS(b *testing.B) {
 	ns := runNATS(b)
 	b.Run("transport=nats/impl=micro", func(b *testing.B) {
 		s := newSink()
-		mux := micro.NewMux()
-		mux.HandleFunc("bench", "echo", func(context.Context, []byte) ([]byte, error) {
-			s.handled()
-			return nil, nil
-		})
-		c := serveMicroNATS(b, ns, mux)
+		c := serveMicroNATS(b, ns, countingMux("bench", s))
 		benchSend(b, s, func(ctx context.Context, msg []byte) error {
 			return c.Send(ctx, "bench", "echo", msg)
 		})
