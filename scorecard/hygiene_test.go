@@ -76,3 +76,62 @@ func hygiene(t *testing.T, e *env) {
 		t.Errorf("%d connections open 10s after Stop and Close", e.conns())
 	}
 }
+
+// TestHygieneAfterAbandonedHandler stops a Service whose handler ignores
+// its ctx, so that Stop gives up on it, and closes the client while the
+// call waits. Once the handler returns, the server releases everything:
+// its connections close within 10 s, and once the medium is shut down no
+// goroutine remains.
+func TestHygieneAfterAbandonedHandler(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Run("serve", func(t *testing.T) { abandoned(t, tr.start(t)) })
+			goleak.VerifyNone(t)
+		})
+	}
+}
+
+func abandoned(t *testing.T, e *env) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	mux := micro.NewMux()
+	mux.HandleFunc("clean", "stubborn", func(context.Context, []byte) ([]byte, error) {
+		close(entered)
+		<-release // ignores its ctx
+		return []byte("late"), nil
+	})
+	r := run(t, e.server(mux, config{}), 200*time.Millisecond)
+	cl := e.client(config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	called := make(chan error, 1)
+	go func() {
+		_, err := cl.Call(ctx, "clean", "stubborn", nil)
+		called <- err
+	}()
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("handler never ran")
+	}
+	if err, ok := r.stop(); !ok || err == nil {
+		t.Fatalf("Run = %v (returned: %v), want the stop deadline's error", err, ok)
+	}
+	if err := cl.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if e.name == "inproc" { // an inproc Close does not end calls in flight
+		cancel()
+	}
+	select {
+	case err := <-called:
+		t.Logf("%s: abandoned call: %v", e.name, err)
+	case <-time.After(5 * time.Second):
+		t.Error("abandoned call still waits 5s after Stop and Close")
+	}
+	close(release)
+	began := time.Now()
+	if !waitFor(10*time.Second, func() bool { return e.conns() <= 0 }) {
+		t.Errorf("%d connections open 10s after the abandoned handler returned", e.conns())
+	}
+	t.Logf("%s: connections closed %v after the abandoned handler returned", e.name, time.Since(began).Round(time.Millisecond))
+}
