@@ -41,7 +41,11 @@ type Client interface {
 	// A handler's error comes back as an *Error with its code and message.
 	Call(ctx context.Context, namespace, service string, req []byte) ([]byte, error)
 	// Send delivers msg to (namespace, service) one way and returns once the
-	// transport accepted it; the handler's reply and error are dropped.
+	// transport accepted it; the handler's reply is dropped. What "accepted"
+	// means is the transport's: admitted by the server (inproc), buffered
+	// for publishing (NATS), acknowledged by the broker (Kafka), or answered
+	// by the handler, whose error Send then returns (gRPC, which has no
+	// other acknowledgement).
 	Send(ctx context.Context, namespace, service string, msg []byte) error
 	// Close releases the client's resources. Calls after Close fail.
 	Close() error
