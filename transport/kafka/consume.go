@@ -34,11 +34,12 @@ type partitions struct {
 
 // worker handles the records of one partition, in order.
 type worker struct {
-	tp   topicPartition
-	ns   string
-	recs chan []*kgo.Record
-	quit chan struct{} // closed to stop after the record in flight
-	done chan struct{}
+	tp    topicPartition
+	ns    string
+	names names // used by the worker's goroutine only
+	recs  chan []*kgo.Record
+	quit  chan struct{} // closed to stop after the record in flight
+	done  chan struct{}
 }
 
 // poll fetches records and hands each partition's records to its worker
@@ -88,7 +89,7 @@ func (s *Server) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 				continue // already ours: cooperative balancing only reports additions, but be sure
 			}
 			w := &worker{
-				tp: topicPartition{topic, p}, ns: s.topics[topic],
+				tp: topicPartition{topic, p}, ns: s.topics[topic], names: names{},
 				recs: make(chan []*kgo.Record, 4), quit: make(chan struct{}), done: make(chan struct{}),
 			}
 			s.parts.m[w.tp] = w

@@ -15,7 +15,7 @@ import (
 // the dead letter. It reports whether the record is finished, that is,
 // whether its offset may be committed.
 func (s *Server) handle(w *worker, r *kgo.Record) bool {
-	in := parse(r)
+	in := parse(r, w.names)
 	rc := &recordCtx{Context: s.base, info: micro.RequestInfo{
 		Namespace: w.ns, Service: in.service, Transport: "kafka", Header: in.header,
 	}}

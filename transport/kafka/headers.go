@@ -63,14 +63,33 @@ type incoming struct {
 	header      micro.Header
 }
 
-// parse reads r's headers. A malformed deadline is ignored.
-func parse(r *kgo.Record) incoming {
+// names interns service names, so that a record's micro-service header
+// costs no allocation once its name has been seen. It holds at most
+// maxNames names, whatever records claim.
+type names map[string]string
+
+const maxNames = 64
+
+func (n names) intern(b []byte) string {
+	if s, ok := n[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := string(b)
+	if len(n) < maxNames {
+		n[s] = s
+	}
+	return s
+}
+
+// parse reads r's headers, interning the service name in n. A malformed
+// deadline is ignored.
+func parse(r *kgo.Record, n names) incoming {
 	var in incoming
 	for _, h := range r.Headers {
 		key := strings.ToLower(h.Key) // no allocation when already lower-case
 		switch key {
 		case hdrService:
-			in.service = string(h.Value)
+			in.service = n.intern(h.Value)
 		case hdrReplyTo:
 			in.replyTo = string(h.Value)
 		case hdrCorrelation:
