@@ -221,23 +221,32 @@ func rawConsume(b *testing.B, c *kfake.Cluster, group string, h *countHandler) {
 		}
 	})
 	wg.Go(func() {
-		defer cl.AllowRebalance()
-		for {
-			fs := cl.PollRecords(ctx, kafka.PollRecords)
-			if ctx.Err() != nil || fs.IsClientClosed() {
-				return
+		pollLoop(ctx, cl, func(r *kgo.Record) {
+			_, _ = h.handle(ctx, r.Value)
+			cl.MarkCommitRecords(r)
+			select {
+			case wake <- struct{}{}:
+			default:
 			}
-			fs.EachRecord(func(r *kgo.Record) {
-				_, _ = h.handle(ctx, r.Value)
-				cl.MarkCommitRecords(r)
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
-			})
-			cl.AllowRebalance()
-		}
+		}, nil)
 	})
+}
+
+// pollLoop polls cl with rebalances blocked until ctx ends, calling each
+// for every record, then after (if not nil) before allowing rebalances.
+func pollLoop(ctx context.Context, cl *kgo.Client, each func(*kgo.Record), after func()) {
+	defer cl.AllowRebalance()
+	for {
+		fs := cl.PollRecords(ctx, kafka.PollRecords)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return
+		}
+		fs.EachRecord(each)
+		if after != nil {
+			after()
+		}
+		cl.AllowRebalance()
+	}
 }
 
 // BenchmarkCall makes one request-reply call at a time: Client.Call
@@ -314,33 +323,24 @@ func rawResponder(b *testing.B, c *kfake.Cluster, group string) {
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics("rawcall"),
 		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks())...)
 	background(b, func(ctx context.Context) {
-		defer cl.AllowRebalance()
-		for {
-			fs := cl.PollRecords(ctx, kafka.PollRecords)
-			if ctx.Err() != nil || fs.IsClientClosed() {
-				return
+		pollLoop(ctx, cl, func(r *kgo.Record) {
+			var replyTo string
+			var id []byte
+			for _, h := range r.Headers {
+				switch h.Key {
+				case "micro-reply-to":
+					replyTo = string(h.Value)
+				case "micro-correlation-id":
+					id = h.Value
+				}
 			}
-			fs.EachRecord(func(r *kgo.Record) {
-				var replyTo string
-				var id []byte
-				for _, h := range r.Headers {
-					switch h.Key {
-					case "micro-reply-to":
-						replyTo = string(h.Value)
-					case "micro-correlation-id":
-						id = h.Value
-					}
-				}
-				reply := &kgo.Record{Topic: replyTo, Value: r.Value,
-					Headers: []kgo.RecordHeader{{Key: "micro-correlation-id", Value: id}}}
-				if err := cl.ProduceSync(ctx, reply).FirstErr(); err != nil && ctx.Err() == nil {
-					b.Error(err)
-				}
-				cl.MarkCommitRecords(r)
-			})
-			_ = cl.CommitMarkedOffsets(ctx)
-			cl.AllowRebalance()
-		}
+			reply := &kgo.Record{Topic: replyTo, Value: r.Value,
+				Headers: []kgo.RecordHeader{{Key: "micro-correlation-id", Value: id}}}
+			if err := cl.ProduceSync(ctx, reply).FirstErr(); err != nil && ctx.Err() == nil {
+				b.Error(err)
+			}
+			cl.MarkCommitRecords(r)
+		}, func() { _ = cl.CommitMarkedOffsets(ctx) })
 	})
 }
 
