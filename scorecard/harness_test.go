@@ -31,7 +31,7 @@ func long() bool {
 // test.
 type transport struct {
 	name  string
-	start func(t *testing.T) *env
+	start func(t testing.TB) *env
 }
 
 var transports = []transport{
@@ -64,9 +64,12 @@ type env struct {
 	// conns returns how many connections to the medium are open, or -1
 	// where there is none (inproc).
 	conns func() int
+	// addr is the address of the last gRPC server made, or the NATS
+	// server's URL.
+	addr string
 }
 
-func startInproc(t *testing.T) *env {
+func startInproc(t testing.TB) *env {
 	var last *inproc.Server
 	return &env{
 		name: "inproc",
@@ -83,39 +86,37 @@ func startInproc(t *testing.T) *env {
 	}
 }
 
-func startGRPC(t *testing.T) *env {
+func startGRPC(t testing.TB) *env {
 	cnt := &connCount{}
-	var addr string
-	return &env{
-		name: "grpc",
-		server: func(mux *micro.Mux, c config) micro.Server {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr = l.Addr().String()
-			opts := []grpc.Option{grpc.WithListener(cnt.listener(l)), grpc.WithMaxMessageSize(limit(c))}
-			if c.concurrency > 0 {
-				opts = append(opts, grpc.WithServerOptions(grpclib.MaxConcurrentStreams(uint32(c.concurrency))))
-			}
-			return grpc.NewServer(mux, opts...)
-		},
-		client: func(c config) micro.Client {
-			cl, err := grpc.NewClient(addr, grpc.WithMaxMessageSize(limit(c)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cl.Close() })
-			return cl
-		},
-		conns: cnt.open,
+	e := &env{name: "grpc", conns: cnt.open}
+	e.server = func(mux *micro.Mux, c config) micro.Server {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.addr = l.Addr().String()
+		opts := []grpc.Option{grpc.WithListener(cnt.listener(l)), grpc.WithMaxMessageSize(limit(c))}
+		if c.concurrency > 0 {
+			opts = append(opts, grpc.WithServerOptions(grpclib.MaxConcurrentStreams(uint32(c.concurrency))))
+		}
+		return grpc.NewServer(mux, opts...)
 	}
+	e.client = func(c config) micro.Client {
+		cl, err := grpc.NewClient(e.addr, grpc.WithMaxMessageSize(limit(c)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close() })
+		return cl
+	}
+	return e
 }
 
-func startNATS(t *testing.T) *env {
+func startNATS(t testing.TB) *env {
 	ns := runNATS(t)
 	return &env{
 		name: "nats",
+		addr: ns.ClientURL(),
 		server: func(mux *micro.Mux, c config) micro.Server {
 			opts := []nats.Option{nats.WithURL(ns.ClientURL()), nats.WithMaxMessageSize(limit(c))}
 			if c.concurrency > 0 {
@@ -137,7 +138,7 @@ func startNATS(t *testing.T) *env {
 
 // runNATS starts an embedded nats-server on a random loopback port, shut
 // down at cleanup.
-func runNATS(t *testing.T) *server.Server {
+func runNATS(t testing.TB) *server.Server {
 	t.Helper()
 	ns, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
@@ -159,7 +160,7 @@ func runNATS(t *testing.T) *server.Server {
 	return ns
 }
 
-func startKafka(t *testing.T) *env {
+func startKafka(t testing.TB) *env {
 	cnt := &connCount{}
 	c, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
@@ -225,7 +226,7 @@ type running struct {
 
 // run runs srv under a Service with the given shutdown timeout and waits
 // until it is ready. The Service is stopped at cleanup if the test did not.
-func run(t *testing.T, srv micro.Server, shutdown time.Duration) *running {
+func run(t testing.TB, srv micro.Server, shutdown time.Duration) *running {
 	t.Helper()
 	svc := micro.NewService("scorecard-"+srv.(interface{ String() string }).String(), micro.WithShutdownTimeout(shutdown))
 	ctx, cancel := context.WithCancel(context.Background())
