@@ -4,10 +4,14 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	grpclib "google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -18,6 +22,7 @@ import (
 
 	"github.com/dancinggopher/micro"
 	microv1 "github.com/dancinggopher/micro/transport/grpc/proto/micro/v1"
+	"github.com/dancinggopher/micro/transport/kafka"
 )
 
 // The fuzz targets here feed untrusted input to a running server through
@@ -263,4 +268,144 @@ func validHeaderKey(k string) bool {
 // leading or trailing space, which the text protocol does not keep.
 func validHeader(v string) bool {
 	return !strings.ContainsAny(v, "\r\n") && strings.TrimSpace(v) == v
+}
+
+// FuzzKafkaRecord produces request records with plain franz-go, as any
+// Kafka producer could, with an arbitrary micro-service header (or none),
+// micro-deadline value, extra header and value. Every request whose
+// deadline has not passed is answered on its reply topic with its
+// correlation id: without a service it is InvalidArgument, for an unknown
+// service NotFound; otherwise the handler runs without seeing the
+// transport's headers, and its reply comes back. A malformed deadline is
+// ignored.
+func FuzzKafkaRecord(f *testing.F) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "fz", "fz-replies"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(c.Close)
+	run(f, kafka.NewServer(fuzzMux(), kafka.WithBrokers(c.ListenAddrs()...), kafka.WithRetries(0, 0)), 5*time.Second)
+	replies := newReplyWaiter(f, c.ListenAddrs(), "fz-replies")
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(prod.Close)
+	var seq atomic.Int64
+	f.Add("echo", strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10), "x-trace", "1", []byte("x"))
+	f.Fuzz(func(t *testing.T, service, deadline, key, value string, body []byte) {
+		id := strconv.FormatInt(seq.Add(1), 10)
+		r := &kgo.Record{Topic: "fz", Value: body, Headers: []kgo.RecordHeader{
+			{Key: "micro-reply-to", Value: []byte("fz-replies")},
+			{Key: "micro-correlation-id", Value: []byte(id)},
+		}}
+		if service != "" {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: "micro-service", Value: []byte(service)})
+		}
+		ms, perr := strconv.ParseInt(deadline, 10, 64)
+		if deadline != "" {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: "micro-deadline", Value: []byte(deadline)})
+		}
+		switch strings.ToLower(key) {
+		case "micro-service", "micro-deadline", "micro-reply-to", "micro-correlation-id":
+			// Would change which request this is, or where its reply goes.
+		default:
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: key, Value: []byte(value)})
+		}
+		expires := perr == nil && deadline != ""
+		if expires && time.UnixMilli(ms).Before(time.Now().Add(20*time.Second)) {
+			return // expired or about to: it may get no reply, and the test cannot wait for one not coming
+		}
+		wait := replies.expect(id)
+		if err := prod.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			if len(body) > 512<<10 {
+				return // refused by the broker for its size
+			}
+			t.Fatalf("produce: %v", err)
+		}
+		var rep *kgo.Record
+		select {
+		case rep = <-wait:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no reply to service %q, deadline %q, header %q", service, deadline, key)
+		}
+		code := micro.OK
+		for _, h := range rep.Headers {
+			if h.Key == "micro-error-code" {
+				n, err := strconv.ParseUint(string(h.Value), 10, 32)
+				if err != nil || n == 0 || n > uint64(micro.Unauthenticated) {
+					t.Fatalf("error code %q is not a micro code", h.Value)
+				}
+				code = micro.Code(n)
+			}
+		}
+		switch {
+		case service == "":
+			if code != micro.InvalidArgument {
+				t.Fatalf("no micro-service header: %v, want InvalidArgument", code)
+			}
+		case service != "echo" && service != "headers":
+			if code != micro.NotFound {
+				t.Fatalf("service %q: %v, want NotFound", service, code)
+			}
+		case code != micro.OK:
+			t.Fatalf("service %q: %v", service, code)
+		case service == "echo":
+			if string(rep.Value) != string(body) {
+				t.Fatalf("echo = %q, want %q", rep.Value, body)
+			}
+		default:
+			checkHeaders(t, rep.Value, func(k string) bool {
+				return k == "micro-service" || k == "micro-deadline" || k == "micro-reply-to" ||
+					k == "micro-correlation-id" || k == "micro-error-code" || k == "micro-error"
+			})
+		}
+	})
+}
+
+// replyWaiter reads a reply topic and hands each record to whoever expects
+// its correlation id.
+type replyWaiter struct {
+	mu      sync.Mutex
+	waiting map[string]chan *kgo.Record
+}
+
+func newReplyWaiter(tb testing.TB, brokers []string, topic string) *replyWaiter {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := &replyWaiter{waiting: map[string]chan *kgo.Record{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				for _, h := range r.Headers {
+					if h.Key == "micro-correlation-id" {
+						w.mu.Lock()
+						if ch, ok := w.waiting[string(h.Value)]; ok {
+							ch <- r
+							delete(w.waiting, string(h.Value))
+						}
+						w.mu.Unlock()
+					}
+				}
+			})
+		}
+	}()
+	tb.Cleanup(func() { cancel(); <-done; cl.Close() })
+	return w
+}
+
+// expect returns the channel on which the reply with correlation id will
+// come.
+func (w *replyWaiter) expect(id string) <-chan *kgo.Record {
+	ch := make(chan *kgo.Record, 1)
+	w.mu.Lock()
+	w.waiting[id] = ch
+	w.mu.Unlock()
+	return ch
 }
