@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -184,68 +182,19 @@ func (s *Server) run(w *worker) {
 
 // runBatch handles recs in order until one cannot be finished or w is
 // stopped, and reports whether all were finished. It marks each record as
-// soon as it is finished, so that a member that dies leaves at most the
-// records of one commit to be handled again.
+// soon as it is finished, and handles a record only while the records
+// handled but not committed are fewer than the commit window.
 func (s *Server) runBatch(w *worker, recs []*kgo.Record) bool {
 	for _, r := range recs {
-		select {
-		case <-w.quit:
+		if !s.commits.reserve(w.quit) {
 			return false
-		default:
 		}
 		if !s.handle(w, r) {
+			s.commits.release()
 			return false
 		}
 		s.cl.MarkCommitRecords(r)
-		s.commits.wake()
+		s.commits.marked()
 	}
 	return true
-}
-
-// committer commits the marked offsets in the background, one commit at a
-// time, soon after records are handled: so a member that dies without Stop
-// leaves few records to be handled again.
-type committer struct {
-	cl    *kgo.Client
-	log   *slog.Logger
-	wakeC chan struct{} // capacity 1: wakes coalesce while a commit runs
-	quit  chan struct{}
-	done  chan struct{}
-	once  sync.Once
-}
-
-func (c *committer) run() {
-	defer close(c.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.quit
-		cancel()
-	}()
-	for {
-		select {
-		case <-c.quit:
-			return
-		case <-c.wakeC:
-			// Fails while the group rebalances; the marks stay and are
-			// committed by the next commit or on revoke.
-			if err := c.cl.CommitMarkedOffsets(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				c.log.Debug("kafka: commit", "err", err)
-			}
-		}
-	}
-}
-
-// wake asks for a commit.
-func (c *committer) wake() {
-	select {
-	case c.wakeC <- struct{}{}:
-	default:
-	}
-}
-
-// stop stops the committer and waits for it.
-func (c *committer) stop() {
-	c.once.Do(func() { close(c.quit) })
-	<-c.done
 }

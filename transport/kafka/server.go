@@ -37,7 +37,7 @@ type Server struct {
 	sem        chan struct{} // bounds concurrent handlers
 	pollCancel context.CancelFunc
 	pollDone   chan struct{}
-	commits    committer
+	commits    *committer
 	parts      partitions
 }
 
@@ -144,7 +144,7 @@ func (s *Server) setup(ctx context.Context) (*kgo.Client, error) {
 		return nil, fmt.Errorf("kafka: client: %w", err)
 	}
 	s.cl = cl
-	s.commits = committer{cl: cl, log: s.log, wakeC: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	s.commits = newCommitter(cl, s.log, s.o.pollRecords)
 	if err := s.checkTopics(ctx, append(topics, s.o.deadLetter)); err != nil {
 		cl.Close()
 		return nil, err
