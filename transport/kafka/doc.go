@@ -25,7 +25,9 @@
 // leaves, or Stop), the record in flight finishes and what was handled is
 // committed before the partition is released, so in normal operation no
 // record is handled twice. A member that dies without Stop leaves the
-// records it handled since its last commit to be handled again.
+// records it handled since its last commit to be handled again: at most
+// 1000, since a member handles a record only while fewer than that many are
+// handled but not committed.
 //
 // A handler error with a retryable code is retried with backoff; after the
 // last retry, or at once for other codes, the record goes to the
