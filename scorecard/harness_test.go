@@ -317,15 +317,4 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // knownBugs lists transport bugs this package has found and that are not
 // fixed yet, by "transport/check": the check logs instead of failing.
 // Remove an entry when its bug is fixed.
-var knownBugs = map[string]string{
-	// transport/kafka/client.go, Client.answer: an error code of 0 becomes
-	// a *micro.Error whose Code is OK, so a failed call reads as a success
-	// to CodeOf.
-	"kafka/foreign-code-0": "kafka error code 0 reads as OK",
-	// transport/kafka/client.go, Client.answer: a code outside micro's
-	// range is kept (Code(500)) where NATS makes it Unknown, and an empty
-	// micro-error-code header is taken for success.
-	"kafka/foreign-code-17":  "kafka keeps out-of-range codes",
-	"kafka/foreign-code-500": "kafka keeps out-of-range codes",
-	"kafka/foreign-code-":    "kafka ignores an empty error code",
-}
+var knownBugs = map[string]string{}

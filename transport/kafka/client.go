@@ -138,10 +138,11 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 func (c *Client) answer(ctx context.Context, rep *kgo.Record) ([]byte, error) {
 	_, replyHeader := micro.OutgoingHeader(ctx)
 	var code, msg string
+	failed := false // an error header is present, even an empty one
 	for _, h := range rep.Headers {
 		switch h.Key {
 		case hdrErrorCode:
-			code = string(h.Value)
+			code, failed = string(h.Value), true
 		case hdrError:
 			msg = string(h.Value)
 		case hdrCorrelation:
@@ -151,10 +152,13 @@ func (c *Client) answer(ctx context.Context, rep *kgo.Record) ([]byte, error) {
 			}
 		}
 	}
-	if code != "" {
+	if failed {
+		// A code that is not a failure micro knows (another producer may
+		// send "500"; 0 or nothing would read as success) is Unknown, with
+		// the code in front of the message, as on NATS.
 		n, err := strconv.ParseUint(code, 10, 32)
-		if err != nil {
-			return nil, micro.Errorf(micro.Unknown, "kafka: reply with a bad %s %q: %s", hdrErrorCode, code, msg)
+		if err != nil || n == uint64(micro.OK) || n > uint64(micro.Unauthenticated) {
+			return nil, micro.NewError(micro.Unknown, code+": "+msg)
 		}
 		return nil, micro.NewError(micro.Code(n), msg)
 	}
