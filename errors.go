@@ -121,7 +121,8 @@ func CodeOf(err error) Code {
 
 // ErrorOf returns err as the *Error a transport puts on the wire: the first
 // *Error in err's chain, or a new one with CodeOf(err) and err's text. It
-// returns nil for nil.
+// returns a nil *Error for nil; do not return that as an error, which
+// would then not be nil.
 func ErrorOf(err error) *Error {
 	if err == nil {
 		return nil

@@ -25,7 +25,8 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // FuzzRouteNames registers and serves arbitrary route names: Handle panics,
 // with a "micro:" message, exactly when a name is not [A-Za-z0-9_-]+ (or the
 // route is taken); a registered route is served and listed; Serve never
-// panics and answers a route that is not registered with NotFound.
+// panics and answers a route that is not registered with NotFound, or with
+// InvalidArgument if a name is not [A-Za-z0-9_-]+.
 func FuzzRouteNames(f *testing.F) {
 	f.Add("greeter", "hello", []byte("x"))
 	f.Fuzz(func(t *testing.T, namespace, service string, req []byte) {
@@ -38,10 +39,10 @@ func FuzzRouteNames(f *testing.F) {
 		m := micro.NewMux()
 		m.HandleFunc("greeter", "hello", func(context.Context, []byte) ([]byte, error) { return []byte("hello"), nil })
 		ctx := context.Background()
-		// Before registration the route is unknown, whatever its name.
+		// Before registration the route is unknown, or invalid.
 		if !taken {
-			if _, err := m.Serve(ctx, namespace, service, req); micro.CodeOf(err) != micro.NotFound {
-				t.Fatalf("Serve(%q, %q) before Handle: %v, want NotFound", namespace, service, err)
+			if _, err := m.Serve(ctx, namespace, service, req); micro.CodeOf(err) != missing(namespace, service) {
+				t.Fatalf("Serve(%q, %q) before Handle: %v, want %v", namespace, service, err, missing(namespace, service))
 			}
 		}
 
@@ -64,17 +65,25 @@ func FuzzRouteNames(f *testing.F) {
 		switch {
 		case registered && (err != nil || string(resp) != string(req)):
 			t.Fatalf("Serve(%q, %q) = %q, %v; want the request back", namespace, service, resp, err)
-		case !registered && !taken && micro.CodeOf(err) != micro.NotFound:
-			t.Fatalf("Serve(%q, %q) unregistered: %v, want NotFound", namespace, service, err)
+		case !registered && !taken && micro.CodeOf(err) != missing(namespace, service):
+			t.Fatalf("Serve(%q, %q) unregistered: %v, want %v", namespace, service, err, missing(namespace, service))
 		}
 		// Names swapped, and names run together as a transport might
-		// split them wrongly: never a panic, and NotFound unless routed.
+		// split them wrongly: never a panic, and an error unless routed.
 		for _, r := range []micro.Route{{Namespace: service, Service: namespace}, {Namespace: namespace + "." + service, Service: ""}} {
-			if _, err := m.Serve(ctx, r.Namespace, r.Service, req); err != nil && micro.CodeOf(err) != micro.NotFound {
-				t.Fatalf("Serve(%q, %q): %v, want NotFound or a reply", r.Namespace, r.Service, err)
+			if _, err := m.Serve(ctx, r.Namespace, r.Service, req); err != nil && micro.CodeOf(err) != missing(r.Namespace, r.Service) {
+				t.Fatalf("Serve(%q, %q): %v, want %v or a reply", r.Namespace, r.Service, err, missing(r.Namespace, r.Service))
 			}
 		}
 	})
+}
+
+// missing is the code Serve answers for a route that is not registered.
+func missing(namespace, service string) micro.Code {
+	if validName.MatchString(namespace) && validName.MatchString(service) {
+		return micro.NotFound
+	}
+	return micro.InvalidArgument
 }
 
 // jsonRequest has the shapes a JSON request body decodes into: strings,

@@ -57,9 +57,10 @@ func WithHeader(ctx context.Context, key, value string) context.Context {
 	return context.WithValue(ctx, outgoingKey{}, n)
 }
 
-// WithReplyHeader returns a copy of ctx whose next Call fills h with the
-// headers of the reply, on transports that carry them. h must not be nil and
-// must not be read until Call returns.
+// WithReplyHeader returns a copy of ctx whose Calls fill h with the headers
+// of the reply, on transports that carry them. h must not be nil and must
+// not be read until Call returns; use one h per Call, since concurrent Calls
+// would write it at once.
 func WithReplyHeader(ctx context.Context, h Header) context.Context {
 	o, _ := ctx.Value(outgoingKey{}).(*outgoing)
 	n := &outgoing{reply: h}
@@ -111,7 +112,7 @@ func RequestInfoFrom(ctx context.Context) *RequestInfo {
 	return &RequestInfo{}
 }
 
-// InfoKey is the context key under which NewContext stores the
-// *RequestInfo. A transport with its own context type answers Value(InfoKey)
-// with its *RequestInfo instead of calling NewContext.
-var InfoKey any = infoKey{}
+// InfoKey returns the context key under which NewContext stores the
+// *RequestInfo. A transport with its own context type answers
+// Value(InfoKey()) with its *RequestInfo instead of calling NewContext.
+func InfoKey() any { return infoKey{} }

@@ -76,8 +76,8 @@ func NewService(name string, opts ...Option) *Service {
 func (s *Service) Name() string { return s.name }
 
 // Ready returns a channel that is closed once every server given to Run
-// accepts work: servers that implement Readier when they say so, others once
-// their Start has been called. If Run fails first, it is never closed.
+// that implements Readier says it accepts work; servers that do not are
+// taken as ready at once. If Run fails first, it is never closed.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
 type serviceKey struct{}
@@ -120,8 +120,11 @@ func (s *Service) Run(ctx context.Context, servers ...Server) error {
 	for _, srv := range servers {
 		g.Go(func() error {
 			err := srv.Start(startCtx)
-			if err == nil && !stopping.Load() {
+			switch {
+			case err == nil && !stopping.Load():
 				err = errors.New("stopped before Stop was called")
+			case stopping.Load() && errors.Is(err, context.Canceled):
+				err = nil // a stop during setup, as on SIGINT while connecting
 			}
 			if err != nil {
 				return fmt.Errorf("micro: %s: %w", serverName(srv), err)

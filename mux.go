@@ -110,19 +110,16 @@ func (m *Mux) publish() {
 
 // Serve calls the endpoint of (namespace, service) with ctx and req.
 //
-// An unknown route is answered with NotFound naming what is missing. If ctx
+// An unknown route is answered with NotFound naming what is missing, and a
+// name that is not [A-Za-z0-9_-]+ with InvalidArgument. If ctx
 // is already done the endpoint is not called and the answer is Canceled or
 // DeadlineExceeded. A panic in the endpoint or its middleware is recovered
 // and answered with Internal; the panic and its stack go to the Mux's logger,
 // not to the caller. The endpoint's own error is returned as it is.
 func (m *Mux) Serve(ctx context.Context, namespace, service string, req []byte) (resp []byte, err error) {
-	services, ok := (*m.table.Load())[namespace]
+	e, ok := (*m.table.Load())[namespace][service]
 	if !ok {
-		return nil, Errorf(NotFound, "no namespace %q", namespace)
-	}
-	e, ok := services[service]
-	if !ok {
-		return nil, Errorf(NotFound, "no service %q in namespace %q", service, namespace)
+		return nil, m.notFound(namespace, service)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, ErrorOf(err)
@@ -133,6 +130,20 @@ func (m *Mux) Serve(ctx context.Context, namespace, service string, req []byte) 
 		}
 	}()
 	return e.Handle(ctx, req)
+}
+
+// notFound explains why (namespace, service) has no endpoint. Registered
+// names are valid, so the names are checked only here, off the hot path.
+func (m *Mux) notFound(namespace, service string) error {
+	switch {
+	case !ValidName(namespace):
+		return Errorf(InvalidArgument, "invalid namespace %q (want [A-Za-z0-9_-]+)", namespace)
+	case !ValidName(service):
+		return Errorf(InvalidArgument, "invalid service %q (want [A-Za-z0-9_-]+)", service)
+	case (*m.table.Load())[namespace] == nil:
+		return Errorf(NotFound, "no namespace %q", namespace)
+	}
+	return Errorf(NotFound, "no service %q in namespace %q", service, namespace)
 }
 
 func (m *Mux) recovered(ctx context.Context, namespace, service string, p any) error {

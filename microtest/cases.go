@@ -89,6 +89,14 @@ func (s *suite) unknownNamespace(t *testing.T) {
 	wantCode(t, err, s.tr.Features.UnknownNamespace, "")
 }
 
+func (s *suite) invalidName(t *testing.T) {
+	_, c := s.start(t, nil)
+	for _, r := range []micro.Route{{Namespace: "te.st", Service: "echo"}, {Namespace: ns, Service: "ec ho"}, {Namespace: ns, Service: ""}} {
+		_, err := c.Call(ctx(t), r.Namespace, r.Service, []byte("x"))
+		wantCode(t, err, micro.InvalidArgument, "")
+	}
+}
+
 func (s *suite) errorCodes(t *testing.T) {
 	_, c := s.start(t, func(m *micro.Mux) {
 		m.HandleFunc(ns, "fail", func(_ context.Context, req []byte) ([]byte, error) {

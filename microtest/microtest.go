@@ -70,6 +70,7 @@ func Run(t *testing.T, tr Transport) {
 		{"EmptyRequest", s.emptyRequest},
 		{"UnknownService", s.unknownService},
 		{"UnknownNamespace", s.unknownNamespace},
+		{"InvalidName", s.invalidName},
 		{"ErrorCodes", s.errorCodes},
 		{"PlainError", s.plainError},
 		{"Headers", s.headers},

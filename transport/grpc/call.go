@@ -33,10 +33,10 @@ type call struct {
 	resp            microv1.CallResponse
 }
 
-// Value answers micro.InfoKey with the call's RequestInfo, then looks in the
+// Value answers micro.InfoKey() with the call's RequestInfo, then looks in the
 // stream's context, then in the values of the Server's Start ctx.
 func (c *call) Value(key any) any {
-	if key == micro.InfoKey {
+	if key == micro.InfoKey() {
 		return &c.info
 	}
 	if v := c.Context.Value(key); v != nil {

@@ -59,7 +59,7 @@ func (c *callCtx) Err() error {
 }
 
 func (c *callCtx) Value(key any) any {
-	if key == micro.InfoKey {
+	if key == micro.InfoKey() {
 		return &c.info
 	}
 	return c.srv.base.Value(key)

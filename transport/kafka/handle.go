@@ -90,7 +90,7 @@ type recordCtx struct {
 }
 
 func (c *recordCtx) Value(key any) any {
-	if key == micro.InfoKey {
+	if key == micro.InfoKey() {
 		return &c.info
 	}
 	return c.Context.Value(key)

@@ -59,7 +59,7 @@ func (c *handlerCtx) Err() error {
 }
 
 func (c *handlerCtx) Value(key any) any {
-	if key == micro.InfoKey {
+	if key == micro.InfoKey() {
 		return &c.info
 	}
 	return c.Context.Value(key)
