@@ -196,7 +196,7 @@ func (c *Client) exists(ctx context.Context, topic string) error {
 	}
 	found, err := partitionsOf(ctx, c.cl, topic)
 	if err != nil {
-		return micro.Errorf(micro.Unavailable, "%w", err)
+		return unavailable(ctx, err)
 	}
 	if _, ok := found[topic]; !ok {
 		return micro.Errorf(micro.NotFound, "kafka: no topic %q", topic)
@@ -254,4 +254,13 @@ func (c *Client) Close() error {
 		return fmt.Errorf("kafka: close: %w", err)
 	}
 	return nil
+}
+
+// unavailable returns err, a failure to reach the cluster, as Unavailable,
+// or as the caller's Canceled or DeadlineExceeded if ctx ended first.
+func unavailable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return micro.ErrorOf(ctx.Err())
+	}
+	return micro.Errorf(micro.Unavailable, "%w", err)
 }

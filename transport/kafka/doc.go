@@ -31,7 +31,8 @@
 //
 // A handler error with a retryable code is retried with backoff; after the
 // last retry, or at once for other codes, the record goes to the
-// dead-letter topic if one is configured, else it is logged and skipped. A
+// dead-letter topic if one is configured, else it is logged and skipped; the
+// error of a request-reply record is answered to its caller instead. A
 // poison record never blocks its partition forever.
 //
 // Client.Send returns once the broker acknowledged the record (acks=all,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
@@ -23,7 +24,7 @@ func (s *Server) handle(w *worker, r *kgo.Record) bool {
 	if in.replyTo != "" {
 		info.ReplyHeader = micro.Header{}
 	}
-	resp, err, finished := s.serve(w, r, &in, rc)
+	resp, finished, err := s.serve(w, r, &in, rc)
 	if err == nil && len(resp) > s.o.max {
 		err = micro.Errorf(micro.ResourceExhausted, "kafka: reply of %d bytes exceeds the limit of %d", len(resp), s.o.max)
 	}
@@ -32,7 +33,12 @@ func (s *Server) handle(w *worker, r *kgo.Record) bool {
 	}
 	// A handler cancelled because Stop gave up still answers its caller,
 	// but its record is consumed again.
-	if in.replyTo != "" && !s.reply(r, &in, info, resp, err) || !finished {
+	if in.replyTo != "" {
+		// The error of a request-reply record is its caller's: answered,
+		// it is neither dead-lettered nor retried by the next owner.
+		return s.reply(r, &in, info, resp, err) && finished
+	}
+	if !finished {
 		return false
 	}
 	if err != nil {
@@ -43,25 +49,35 @@ func (s *Server) handle(w *worker, r *kgo.Record) bool {
 
 // serve runs the handler, retrying retryable errors. finished is false if
 // the worker was stopped during a backoff, or Stop gave up on the handler.
-func (s *Server) serve(w *worker, r *kgo.Record, in *incoming, rc *recordCtx) (resp []byte, err error, finished bool) {
+// A record that cannot be served at all (no service, too large, a
+// malformed deadline) fails at once, without retries.
+func (s *Server) serve(w *worker, r *kgo.Record, in *incoming, rc *recordCtx) (resp []byte, finished bool, err error) {
+	switch {
+	case in.service == "":
+		return nil, true, micro.Errorf(micro.InvalidArgument, "kafka: record without a %s header", hdrService)
+	case in.badDeadline:
+		return nil, true, micro.Errorf(micro.InvalidArgument, "kafka: malformed %s header", hdrDeadline)
+	case len(r.Value) > s.o.max:
+		return nil, true, micro.Errorf(micro.ResourceExhausted, "kafka: request of %d bytes exceeds the limit of %d", len(r.Value), s.o.max)
+	}
 	for attempt := 0; ; attempt++ {
 		resp, err = s.serveOnce(r, in, rc)
 		switch {
 		case err == nil:
-			return resp, nil, true
+			return resp, true, nil
 		case s.base.Err() != nil:
-			return nil, err, false
+			return nil, false, err
 		case attempt >= s.o.retries || !s.o.retryable[micro.CodeOf(err)]:
-			return nil, err, true
+			return nil, true, err
 		case !in.deadline.IsZero() && !time.Now().Before(in.deadline):
-			return nil, err, true
+			return nil, true, err
 		}
 		t := time.NewTimer(s.o.backoffFor(attempt))
 		select {
 		case <-t.C:
 		case <-w.quit:
 			t.Stop()
-			return nil, err, false
+			return nil, false, err
 		}
 		clear(rc.info.ReplyHeader)
 	}
@@ -69,9 +85,6 @@ func (s *Server) serve(w *worker, r *kgo.Record, in *incoming, rc *recordCtx) (r
 
 // serveOnce runs the handler once.
 func (s *Server) serveOnce(r *kgo.Record, in *incoming, rc *recordCtx) ([]byte, error) {
-	if in.service == "" {
-		return nil, micro.Errorf(micro.InvalidArgument, "kafka: record without a %s header", hdrService)
-	}
 	var ctx context.Context = rc
 	if !in.deadline.IsZero() {
 		var cancel context.CancelFunc
@@ -97,28 +110,37 @@ func (c *recordCtx) Value(key any) any {
 }
 
 // reply produces the reply to a request and waits for the broker's
-// acknowledgement. It reports false only if the server's client is closed.
-// A reply that cannot be delivered (its topic is gone, the caller's
-// deadline passed) is logged: no one waits for it.
+// acknowledgement. It reports false if the server's client is closed or
+// Stop gave up first. A reply the broker refuses as too large is answered
+// with ResourceExhausted instead; one that cannot be delivered (its topic is
+// gone, the caller's deadline passed) is logged: no one waits for it.
 func (s *Server) reply(r *kgo.Record, in *incoming, info *micro.RequestInfo, resp []byte, err error) bool {
 	rec := &kgo.Record{Topic: in.replyTo, Value: resp}
 	rec.Headers = make([]kgo.RecordHeader, 0, 3+len(info.ReplyHeader))
 	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: hdrCorrelation, Value: in.correlation})
 	for k, v := range info.ReplyHeader {
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		if !transportHeader(k) { // a handler cannot forge an error or a correlation
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		}
 	}
 	if err != nil {
 		rec.Value = nil
 		rec.Headers = append(rec.Headers, errorHeaders(micro.ErrorOf(err))...)
 	}
-	ctx := context.Background()
+	ctx := s.base
 	if !in.deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, in.deadline)
 		defer cancel()
 	}
-	if perr := s.cl.ProduceSync(ctx, rec).FirstErr(); perr != nil {
-		if errors.Is(perr, kgo.ErrClientClosed) {
+	perr := s.cl.ProduceSync(ctx, rec).FirstErr()
+	if errors.Is(perr, kerr.MessageTooLarge) || errors.Is(perr, kerr.RecordListTooLarge) {
+		rec.Value, rec.Headers = nil, append(rec.Headers[:1], errorHeaders(micro.Errorf(micro.ResourceExhausted,
+			"kafka: reply of %d bytes refused by the broker: %v", len(resp), perr))...)
+		perr = s.cl.ProduceSync(ctx, rec).FirstErr()
+	}
+	if perr != nil {
+		if errors.Is(perr, kgo.ErrClientClosed) || s.base.Err() != nil {
 			return false
 		}
 		level := slog.LevelWarn
@@ -151,8 +173,8 @@ func (s *Server) deadLetter(r *kgo.Record, in *incoming, err error) bool {
 		}
 	}
 	rec.Headers = append(rec.Headers, errorHeaders(e)...)
-	if perr := s.cl.ProduceSync(context.Background(), rec).FirstErr(); perr != nil {
-		if errors.Is(perr, kgo.ErrClientClosed) {
+	if perr := s.cl.ProduceSync(s.base, rec).FirstErr(); perr != nil {
+		if errors.Is(perr, kgo.ErrClientClosed) || s.base.Err() != nil {
 			return false
 		}
 		s.log.Error("kafka: dead letter not delivered; record skipped", append(attrs, "dead_letter_err", perr)...)

@@ -60,6 +60,7 @@ type incoming struct {
 	replyTo     string
 	correlation []byte
 	deadline    time.Time // zero if none
+	badDeadline bool      // the deadline header is not a number
 	header      micro.Header
 }
 
@@ -81,8 +82,7 @@ func (n names) intern(b []byte) string {
 	return s
 }
 
-// parse reads r's headers, interning the service name in n. A malformed
-// deadline is ignored.
+// parse reads r's headers, interning the service name in n.
 func parse(r *kgo.Record, n names) incoming {
 	var in incoming
 	for _, h := range r.Headers {
@@ -97,6 +97,8 @@ func parse(r *kgo.Record, n names) incoming {
 		case hdrDeadline:
 			if ms, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil {
 				in.deadline = time.UnixMilli(ms)
+			} else {
+				in.badDeadline = true
 			}
 		case hdrErrorCode, hdrError:
 		default:

@@ -34,7 +34,7 @@ func (c *Client) replies(ctx context.Context) (string, error) {
 		// their default partition count, and would create a namespace's
 		// topic on a Send to a namespace no one serves.
 		if err := createTopics(ctx, c.cl, 1, topic); err != nil {
-			return "", micro.Errorf(micro.Unavailable, "%w", err)
+			return "", unavailable(ctx, err)
 		}
 		offsets = map[int32]kgo.Offset{0: kgo.NewOffset().AtStart()}
 	} else {
@@ -46,7 +46,7 @@ func (c *Client) replies(ctx context.Context) (string, error) {
 			offsets, err = endOffsets(ctx, c.cl, topic, found[topic])
 		}
 		if err != nil {
-			return "", micro.Errorf(micro.Unavailable, "%w", err)
+			return "", unavailable(ctx, err)
 		}
 	}
 	c.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})

@@ -18,9 +18,11 @@ import (
 )
 
 // TestWireContract talks to a server the way any Kafka producer can, with
-// raw records, and checks the reply record and what the handler saw.
+// raw records, and checks the reply record and what the handler saw: a
+// request-reply error is answered, not dead-lettered; a malformed deadline
+// is InvalidArgument; a handler cannot forge the transport's reply headers.
 func TestWireContract(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(2, "pfx-greeter", "replies"))
+	c := cluster(t, kfake.SeedTopics(2, "pfx-greeter", "replies"), kfake.SeedTopics(1, "dlq"))
 	mux := micro.NewMux()
 	mux.HandleFunc("greeter", "hello", func(ctx context.Context, req []byte) ([]byte, error) {
 		info := micro.RequestInfoFrom(ctx)
@@ -36,9 +38,16 @@ func TestWireContract(t *testing.T) {
 	mux.HandleFunc("greeter", "fail", func(context.Context, []byte) ([]byte, error) {
 		return nil, micro.Errorf(micro.PermissionDenied, "no entry")
 	})
-	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("greeter"), kafka.WithTopicPrefix("pfx-"))
+	mux.HandleFunc("greeter", "forge", func(ctx context.Context, _ []byte) ([]byte, error) {
+		info := micro.RequestInfoFrom(ctx)
+		info.ReplyHeader.Set("micro-error-code", "13")
+		info.ReplyHeader.Set("micro-correlation-id", "forged")
+		return []byte("fine"), nil
+	})
+	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("greeter"), kafka.WithTopicPrefix("pfx-"),
+		kafka.WithDeadLetterTopic("dlq"))
 
-	raw, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("replies"),
+	raw, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("replies", "dlq"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +67,23 @@ func TestWireContract(t *testing.T) {
 			{Key: "micro-reply-to", Value: []byte("replies")},
 			{Key: "micro-correlation-id", Value: []byte("c2")},
 		}},
+		{Topic: "pfx-greeter", Headers: []kgo.RecordHeader{
+			{Key: "micro-service", Value: []byte("hello")},
+			{Key: "micro-reply-to", Value: []byte("replies")},
+			{Key: "micro-correlation-id", Value: []byte("c3")},
+			{Key: "micro-deadline", Value: []byte("soon")},
+		}},
+		{Topic: "pfx-greeter", Headers: []kgo.RecordHeader{
+			{Key: "micro-service", Value: []byte("forge")},
+			{Key: "micro-reply-to", Value: []byte("replies")},
+			{Key: "micro-correlation-id", Value: []byte("c4")},
+		}},
+		// One way: its failure is dead-lettered, after c2's would be.
+		{Topic: "pfx-greeter", Value: []byte("marker"), Headers: []kgo.RecordHeader{
+			{Key: "micro-service", Value: []byte("fail")},
+		}},
 	} {
+		r.Key = []byte("one partition, in order")
 		if err := raw.ProduceSync(t.Context(), r).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
@@ -67,12 +92,17 @@ func TestWireContract(t *testing.T) {
 	values := map[string]string{}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	for len(got) < 2 {
+	var dead []string
+	for len(got) < 4 || len(dead) == 0 {
 		fs := raw.PollFetches(ctx)
 		if err := fs.Err0(); err != nil {
 			t.Fatal(err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
+			if r.Topic == "dlq" {
+				dead = append(dead, string(r.Value))
+				return
+			}
 			h := map[string]string{}
 			for _, rh := range r.Headers {
 				h[rh.Key] = string(rh.Value)
@@ -87,6 +117,15 @@ func TestWireContract(t *testing.T) {
 	}
 	if h := got["c2"]; h["micro-error-code"] != "7" || h["micro-error"] != "no entry" || values["c2"] != "" {
 		t.Errorf("reply c2 = %q %v, want error code 7, message %q", values["c2"], h, "no entry")
+	}
+	if h := got["c3"]; h["micro-error-code"] != "3" {
+		t.Errorf("reply c3 (malformed deadline) = %v, want error code 3 (InvalidArgument)", h)
+	}
+	if h := got["c4"]; values["c4"] != "fine" || h["micro-error-code"] != "" || got["forged"] != nil {
+		t.Errorf("reply c4 = %q %v, want %q without forged transport headers", values["c4"], h, "fine")
+	}
+	if len(dead) != 1 || dead[0] != "marker" {
+		t.Errorf("dead letters = %q, want only the one-way record", dead)
 	}
 }
 
