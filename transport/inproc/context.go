@@ -26,21 +26,36 @@ type callCtx struct {
 	finished bool
 }
 
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+// done is a context that is already cancelled.
+var done = func() context.Context { c, cancel := context.WithCancel(context.Background()); cancel(); return c }()
 
 func (c *callCtx) Deadline() (time.Time, bool) { return c.caller.Deadline() }
 
 func (c *callCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.mergedLocked().Done()
+}
+
+// AfterFunc lets contexts derived from c by the handler follow its
+// cancellation without a goroutine each (see context.AfterFunc).
+func (c *callCtx) AfterFunc(f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return context.AfterFunc(c.mergedLocked(), f)
+}
+
+// mergedLocked returns the context that is done when the caller's is or
+// the server gives up, building it on first use; c.mu must be held.
+func (c *callCtx) mergedLocked() context.Context {
 	if c.merged == nil {
 		if c.finished {
-			return closed
+			return done
 		}
 		c.merged, c.cancel = context.WithCancel(c.caller)
 		c.stop = context.AfterFunc(c.srv.base, c.cancel)
 	}
-	return c.merged.Done()
+	return c.merged
 }
 
 func (c *callCtx) Err() error {

@@ -97,6 +97,9 @@ func TestForeignServiceError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Stop()
+	if err := nc.Flush(); err != nil { // the subscription is registered before another connection calls
+		t.Fatal(err)
+	}
 	c := newClient(t, ns)
 	_, err = c.Call(testCtx(t), "legacy", "get", nil)
 	if e := wantCode(t, err, micro.Unknown); e.Message != "500: database down" {

@@ -42,6 +42,20 @@ func (c *handlerCtx) Done() <-chan struct{} {
 	return c.merged.Done()
 }
 
+// AfterFunc lets contexts derived from c by the handler follow its
+// cancellation without a goroutine each (see context.AfterFunc).
+func (c *handlerCtx) AfterFunc(f func()) func() bool {
+	if c.deadline.IsZero() {
+		return context.AfterFunc(c.Context, f)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.merged == nil {
+		c.merged, c.cancel = context.WithDeadline(c.Context, c.deadline)
+	}
+	return context.AfterFunc(c.merged, f)
+}
+
 func (c *handlerCtx) Err() error {
 	if c.deadline.IsZero() {
 		return c.Context.Err()

@@ -60,6 +60,9 @@ func (s *Server) serve(ns, service string, m *natsgo.Msg) {
 // handle calls the Mux with the caller's deadline, if any, on ctx; the Mux
 // refuses a request whose deadline has passed.
 func (s *Server) handle(ctx *handlerCtx, m *natsgo.Msg) ([]byte, error) {
+	if len(m.Data) > s.o.maxSize { // from a client other than micro's
+		return nil, micro.Errorf(micro.ResourceExhausted, "nats: request of %d bytes exceeds the limit of %d", len(m.Data), s.o.maxSize)
+	}
 	deadline, ok, err := deadlineFrom(m.Header)
 	if err != nil {
 		return nil, err

@@ -109,6 +109,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return err // nil if Stop was called while connecting
 	}
 	if err := flush(ctx, nc); err != nil {
+		select {
+		case <-s.done: // Stop closed the connection while it flushed
+			return nil
+		default:
+		}
 		_ = s.Stop(cancelled) // nothing was served yet: tear down at once
 		return micro.Errorf(micro.Unavailable, "nats: register subscriptions: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func TestWireContract(t *testing.T) {
 		ran.Done()
 		return nil, micro.Errorf(micro.PermissionDenied, "no")
 	})
-	serve(t, ns, mux, nats.WithPrefix("prod.eu"))
+	serve(t, ns, mux, nats.WithPrefix("prod.eu"), nats.WithMaxMessageSize(64))
 	nc := connect(t, ns)
 
 	deadline := time.Now().Add(time.Minute).UnixMilli()
@@ -101,13 +102,15 @@ func TestWireContract(t *testing.T) {
 		t.Fatalf("reply headers = %v", r.Header)
 	}
 
-	for _, c := range []struct{ subject, deadline, code, msg string }{
-		{"prod.eu.greeter.nope", "", "5", `no service "nope" in namespace "greeter"`},
-		{"prod.eu.greeter.count", "", "7", "no"},
-		{"prod.eu.greeter.count", strconv.FormatInt(time.Now().Add(-time.Second).UnixMilli(), 10), "4", "context deadline exceeded"},
-		{"prod.eu.greeter.count", "soon", "3", `nats: bad Micro-Deadline header "soon"`},
+	for _, c := range []struct{ subject, deadline, code, msg, data string }{
+		{"prod.eu.greeter.nope", "", "5", `no service "nope" in namespace "greeter"`, ""},
+		{"prod.eu.greeter.count", "", "7", "no", ""},
+		{"prod.eu.greeter.count", strconv.FormatInt(time.Now().Add(-time.Second).UnixMilli(), 10), "4", "context deadline exceeded", ""},
+		{"prod.eu.greeter.count", "soon", "3", `nats: bad Micro-Deadline header "soon"`, ""},
+		{"prod.eu.greeter.count", "", "8", "nats: request of 65 bytes exceeds the limit of 64", strings.Repeat("x", 65)},
 	} {
 		m := natsgo.NewMsg(c.subject)
+		m.Data = []byte(c.data)
 		if c.deadline != "" {
 			m.Header.Set("Micro-Deadline", c.deadline)
 		}
