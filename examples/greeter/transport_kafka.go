@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -35,6 +36,8 @@ func serveKafka(value string, mux *micro.Mux, log *slog.Logger) (micro.Server, f
 			kfake.AllowAutoTopicCreation(),
 			kfake.DefaultNumPartitions(4),
 			kfake.SeedTopics(4, mux.Namespaces()...),
+			// Room for micro's default 4 MiB message and its headers.
+			kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(8 << 20)}),
 		)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("embedded Kafka broker: %w", err)
