@@ -70,6 +70,15 @@ func sendWhileStopped(t *testing.T, e *env) {
 			t.Fatalf("Send while stopped: %v, want it accepted", err)
 		}
 	}
+	if e.name == "nats" {
+		// Send returns once the message is buffered. A Call on the same
+		// connection goes out after it, and its "no responders" answer
+		// comes back only after the NATS server has dealt with the
+		// message, so the next server cannot subscribe in time for it.
+		if _, err := cl.Call(ctx, "oneway", "sink", nil); micro.CodeOf(err) != micro.Unavailable {
+			t.Fatalf("Call while stopped: %v, want Unavailable", err)
+		}
+	}
 
 	run(t, e.server(mux, config{}), 5*time.Second)
 	switch e.name {

@@ -317,12 +317,4 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // knownBugs lists transport bugs this package has found and that are not
 // fixed yet, by "transport/check": the check logs instead of failing.
 // Remove an entry when its bug is fixed.
-var knownBugs = map[string]string{
-	// transport/kafka/consume.go, Server.runBatch, and commit.go,
-	// committer.reserve: reserve looks at w.quit only when the commit
-	// window is full, so once Stop closed w.quit a worker goes on handling
-	// the rest of its fetched batch; and Server.run's selects on w.quit
-	// and w.recs, and on w.quit and s.sem, pick at random when both are
-	// ready, so it may start the next batch too.
-	"kafka/stop-starts-new-work": "kafka starts fetched records after Stop",
-}
+var knownBugs = map[string]string{}

@@ -170,6 +170,10 @@ func (s *Server) run(w *worker) {
 				return
 			case s.sem <- struct{}{}:
 			}
+			if stopped(w) { // select picks at random among ready cases
+				<-s.sem
+				return
+			}
 			finished := s.runBatch(w, recs)
 			<-s.sem
 			if !finished { // stopped, or a record unfinished:
@@ -180,13 +184,23 @@ func (s *Server) run(w *worker) {
 	}
 }
 
+// stopped reports whether w was told to stop: then it starts no record.
+func stopped(w *worker) bool {
+	select {
+	case <-w.quit:
+		return true
+	default:
+		return false
+	}
+}
+
 // runBatch handles recs in order until one cannot be finished or w is
 // stopped, and reports whether all were finished. It marks each record as
 // soon as it is finished, and handles a record only while the records
 // handled but not committed are fewer than the commit window.
 func (s *Server) runBatch(w *worker, recs []*kgo.Record) bool {
 	for _, r := range recs {
-		if !s.commits.reserve(w.quit) {
+		if stopped(w) || !s.commits.reserve(w.quit) {
 			return false
 		}
 		if !s.handle(w, r) {
