@@ -1,0 +1,46 @@
+package kafka
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/dancinggopher/micro"
+)
+
+// FuzzRecord decodes arbitrary record headers as the server (parse) and the
+// client (answer) do: never a panic; request headers arrive with lower-case
+// keys and without the transport's own; service names are interned within
+// their bound; a reply with an error header never reads as success.
+func FuzzRecord(f *testing.F) {
+	f.Add("micro-service", "hello", "X-Trace", "t1", "5", "not found")
+	f.Add("MICRO-DEADLINE", "soon", "micro-error-code", "0", "", "")
+	f.Add("micro-reply-to", "", "", "\x00", "500", "db down")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, code, message string) {
+		r := &kgo.Record{Headers: []kgo.RecordHeader{
+			{Key: k1, Value: []byte(v1)}, {Key: k2, Value: []byte(v2)},
+			{Key: hdrService, Value: []byte(v1)},
+		}}
+		n := names{}
+		in := parse(r, n)
+		for k := range in.header {
+			if k != strings.ToLower(k) || transportHeader(k) {
+				t.Fatalf("parse kept header %q", k)
+			}
+		}
+		if len(n) > maxNames {
+			t.Fatalf("%d names interned, bound %d", len(n), maxNames)
+		}
+
+		c := &Client{o: options{max: 1 << 10}}
+		rep := &kgo.Record{Headers: append(r.Headers,
+			kgo.RecordHeader{Key: hdrErrorCode, Value: []byte(code)},
+			kgo.RecordHeader{Key: hdrError, Value: []byte(message)})}
+		_, err := c.answer(context.Background(), rep)
+		if code := micro.CodeOf(err); code == micro.OK || code > micro.Unauthenticated {
+			t.Fatalf("answer(code %q) = %v, want a failure code", code, err)
+		}
+	})
+}
