@@ -79,26 +79,26 @@ func TestDeliveryRestarts(t *testing.T) {
 	checkLag(t, c, "restarts")
 }
 
-// TestDeliveryMembership has members join and leave the group every 150ms
-// (one to three members) while records flow.
+// TestDeliveryMembership has members join and leave the group (one to
+// three members) every 1000 records handled, so that the group rebalances
+// about twenty times while records flow, however fast the machine is.
 func TestDeliveryMembership(t *testing.T) {
 	c := cluster(t, kfake.SeedTopics(partitions, "work"))
-	tl := newTally(records)
+	var marks []int64
+	for m := int64(1000); m < records; m += 1000 {
+		marks = append(marks, m)
+	}
+	tl := newTally(records, marks...)
 	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("churn"), fastGroup}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	members := []*running{serve(t, deliveryMux(tl), opts...)}
-	tick := time.NewTicker(150 * time.Millisecond)
-	defer tick.Stop()
 	var joins, leaves int
 	timeout := time.After(deliveryTO)
-churn:
-	for i := 0; ; i++ {
+	for i, mark := range marks {
 		select {
-		case <-tl.all():
-			break churn
+		case <-tl.reached(mark):
 		case <-timeout:
-			t.Fatal("timed out waiting for all records")
-		case <-tick.C:
+			t.Fatalf("timed out waiting for %d records", mark)
 		}
 		if len(members) < 3 && (i%2 == 0 || len(members) == 1) {
 			members = append(members, serve(t, deliveryMux(tl), opts...))
@@ -110,6 +110,11 @@ churn:
 		}
 		members = members[1:]
 		leaves++
+	}
+	select {
+	case <-tl.all():
+	case <-timeout:
+		t.Fatal("timed out waiting for all records")
 	}
 	if err := <-sent.done; err != nil {
 		t.Fatal(err)
