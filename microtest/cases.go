@@ -378,7 +378,9 @@ func (s *suite) stopDeadline(t *testing.T) {
 		calls.Go(func() { _, _ = c.Call(ctx(t), ns, svc, nil) })
 	}
 	defer calls.Wait()
-	defer close(release)
+	var once sync.Once
+	releaseAll := func() { once.Do(func() { close(release) }) }
+	defer releaseAll()
 	cx := ctx(t)
 	for range 2 {
 		select {
@@ -406,6 +408,16 @@ func (s *suite) stopDeadline(t *testing.T) {
 		}
 	case <-cx.Done():
 		t.Fatal("the handler's ctx was not cancelled when Stop gave up")
+	}
+	// A second Stop waits for what the first gave up on.
+	short, cancelShort := context.WithTimeout(cx, 100*time.Millisecond)
+	defer cancelShort()
+	if err := srv.Stop(short); err == nil {
+		t.Fatal("a second Stop = nil while a handler the first gave up on still runs")
+	}
+	releaseAll()
+	if err := srv.Stop(cx); err != nil {
+		t.Fatalf("Stop after the abandoned handler returned = %v, want nil", err)
 	}
 }
 

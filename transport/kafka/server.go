@@ -23,6 +23,9 @@ type Server struct {
 	o     options
 	ready chan struct{}
 	done  chan struct{} // closed when Stop has finished; releases Start
+	// released is closed once the group is left and the client closed,
+	// after any handlers a Stop gave up on have returned.
+	released chan struct{}
 
 	mu       sync.Mutex
 	state    int
@@ -50,7 +53,8 @@ const (
 
 // NewServer returns a Server for mux. It serves once Start is called.
 func NewServer(mux *micro.Mux, opts ...Option) *Server {
-	return &Server{mux: mux, o: newOptions(opts), ready: make(chan struct{}), done: make(chan struct{})}
+	return &Server{mux: mux, o: newOptions(opts), ready: make(chan struct{}), done: make(chan struct{}),
+		released: make(chan struct{})}
 }
 
 // String returns "kafka".
@@ -195,9 +199,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	prev, again := s.state, s.stopping
 	s.state, s.stopping = stateStopped, true
 	s.mu.Unlock()
-	if again { // another Stop does the work; wait for it as long as ctx allows
+	if again { // the first Stop does the work; wait for all of it as long as ctx allows
 		select {
-		case <-s.done:
+		case <-s.released:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -206,6 +210,8 @@ func (s *Server) Stop(ctx context.Context) error {
 	var err error
 	if prev == stateRunning {
 		err = s.shutdown(ctx)
+	} else {
+		close(s.released)
 	}
 	s.finish()
 	return err
@@ -233,10 +239,12 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-drained:
+		defer close(s.released)
 		return s.leave(ctx)
 	case <-ctx.Done():
 		s.cancelBase()
 		go func() {
+			defer close(s.released)
 			<-drained
 			lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

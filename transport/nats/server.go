@@ -30,7 +30,7 @@ type Server struct {
 	mu         sync.Mutex // guards state and stopCalled
 	state      int
 	stopCalled bool
-	stopWait   chan struct{} // closed when the first Stop has finished
+	stopWait   chan struct{} // closed when the first Stop's work is done, abandoned handlers included
 
 	// Set by Start before the first subscription, read-only after.
 	nc         *natsgo.Conn
@@ -229,8 +229,8 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 	}
 	close(s.done)
-	defer close(s.stopWait)
 	if prev != stateRunning {
+		close(s.stopWait)
 		return nil
 	}
 	return s.shutdown(ctx)
@@ -251,11 +251,13 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if err != nil {
 		s.cancelBase()
 		go func() {
+			defer close(s.stopWait)
 			_, _ = s.waitHandlers(context.Background(), taken)
 			s.release(context.Background())
 		}()
 		return err
 	}
+	defer close(s.stopWait)
 	s.release(ctx)
 	return nil
 }
