@@ -173,7 +173,8 @@ func BenchmarkSendKafka(b *testing.B) {
 }
 
 // saramaVersion is the Kafka protocol version Watermill's Sarama clients
-// speak to kfake; Watermill's default, 1.0, is older than kfake serves.
+// speak to kfake: a current one, as a user of a current cluster would set.
+// Watermill's default, 1.0, works against kfake too.
 var saramaVersion = sarama.V2_8_0_0
 
 // BenchmarkConsumeKafka compares the consuming side alone, draining a

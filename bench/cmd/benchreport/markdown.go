@@ -50,8 +50,8 @@ every allocation of the process (client, server, and the in-process broker).
     no linger, records spread over the partitions in turn, as micro's client does) to a
     franz-go group consumer that handles, marks and commits each record as micro's Server does
     vs **watermill**: watermill-kafka's Publisher (Sarama's SyncProducer) and consumer-group
-    Subscriber with a Router (Sarama speaking Kafka 2.8 to kfake; Watermill's default, 1.0,
-    is older than kfake serves).
+    Subscriber with a Router (Sarama set to speak Kafka 2.8, as for a current cluster;
+    Watermill's default, 1.0, works against kfake too).
 - **Consume** — Kafka's consuming side alone, draining a backlog: the consumer joins a new
   group and blocks in its handler on a gate record at the head of each partition while b.N
   records are produced behind the gates; the timer runs from opening the gates until the last
