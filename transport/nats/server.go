@@ -280,6 +280,10 @@ func (s *Server) release(ctx context.Context) {
 // drainSubscriptions unsubscribes the request subscriptions and waits until
 // the messages already delivered to them have been dispatched.
 func (s *Server) drainSubscriptions(ctx context.Context) error {
+	// A drain ends with a flush that nats.go bounds by 10 s; if the NATS
+	// server goes away meanwhile, nothing more arrives, so stop waiting.
+	lost := s.nc.StatusChanged(natsgo.DISCONNECTED, natsgo.RECONNECTING)
+	defer s.nc.RemoveStatusListener(lost)
 	var closed []<-chan natsgo.SubStatus
 	for _, sub := range s.subs {
 		if !s.nc.IsConnected() {
@@ -301,6 +305,8 @@ func (s *Server) drainSubscriptions(ctx context.Context) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-s.connClosed:
+				return nil
+			case <-lost:
 				return nil
 			}
 		}
