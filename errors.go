@@ -72,6 +72,9 @@ func Errorf(code Code, format string, args ...any) *Error {
 
 // Error returns the code's name and the message, "NotFound: no user 7".
 func (e *Error) Error() string {
+	if e == nil {
+		return "micro: nil *Error"
+	}
 	if e.Message == "" {
 		return e.Code.String()
 	}
@@ -79,14 +82,19 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the cause given to Errorf with %w, or nil.
-func (e *Error) Unwrap() error { return e.cause }
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.cause
+}
 
 // Is reports whether target is an *Error with the same Code and, unless the
 // target's Message is empty, the same Message. So errors.Is(err, ErrNotFound)
 // matches any NotFound error.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
+	return ok && e != nil && t != nil && t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
 }
 
 // Sentinels for the codes micro itself answers with; match them with errors.Is.
@@ -100,14 +108,17 @@ var (
 	ErrUnavailable       = &Error{Code: Unavailable}       // the server is not running or cannot be reached
 )
 
-// CodeOf returns the Code of err: OK for nil, the Code of the first *Error in
-// err's chain, Canceled or DeadlineExceeded for the context errors, and
-// Unknown for anything else.
+// CodeOf returns the Code of err: OK for nil (a nil *Error included), the
+// Code of the first *Error in err's chain, Canceled or DeadlineExceeded for
+// the context errors, and Unknown for anything else.
 func CodeOf(err error) Code {
 	if err == nil {
 		return OK
 	}
 	if e, ok := errors.AsType[*Error](err); ok {
+		if e == nil {
+			return OK
+		}
 		return e.Code
 	}
 	switch {
@@ -119,15 +130,10 @@ func CodeOf(err error) Code {
 	return Unknown
 }
 
-// ErrorOf returns err as the *Error a transport puts on the wire: the first
-// *Error in err's chain, or a new one with CodeOf(err) and err's text. It
-// returns a nil *Error for nil; do not return that as an error, which
-// would then not be nil.
-func ErrorOf(err error) *Error {
-	if err == nil {
-		return nil
-	}
-	if e, ok := errors.AsType[*Error](err); ok {
+// errorOf returns err as an *Error: the first in its chain, or a new one with
+// CodeOf(err) and err's text.
+func errorOf(err error) *Error {
+	if e, ok := errors.AsType[*Error](err); ok && e != nil {
 		return e
 	}
 	return &Error{Code: CodeOf(err), Message: err.Error(), cause: err}

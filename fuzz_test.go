@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // The fuzz targets below cover what the root package decodes from the
@@ -30,8 +31,8 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 func FuzzRouteNames(f *testing.F) {
 	f.Add("greeter", "hello", []byte("x"))
 	f.Fuzz(func(t *testing.T, namespace, service string, req []byte) {
-		if micro.ValidName(namespace) != validName.MatchString(namespace) {
-			t.Fatalf("ValidName(%q) = %v", namespace, micro.ValidName(namespace))
+		if transport.ValidName(namespace) != validName.MatchString(namespace) {
+			t.Fatalf("ValidName(%q) = %v", namespace, transport.ValidName(namespace))
 		}
 		valid := validName.MatchString(namespace) && validName.MatchString(service)
 		taken := namespace == "greeter" && service == "hello"
@@ -146,7 +147,7 @@ func FuzzHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, value string) {
 		ctx := micro.WithHeader(context.Background(), "x-base", "1")
 		ctx = micro.WithHeader(ctx, key, value)
-		h, _ := micro.OutgoingHeader(ctx)
+		h, _ := transport.OutgoingHeader(ctx)
 		if got := h.Get(key); got != value {
 			t.Fatalf("Get(%q) = %q, want %q", key, got, value)
 		}

@@ -3,12 +3,26 @@ package micro
 import (
 	"context"
 	"strings"
+
+	"github.com/dancinggopher/micro/internal/ctxkey"
 )
 
 // Header holds the string headers of a request or a reply. Keys are
 // lower-case: transports lower-case keys on the way in (gRPC metadata forces
 // it), so a handler sees the same keys whatever carried them. A nil Header is
 // empty, and Set on it does nothing.
+//
+// Every transport carries the same alphabet, so a header that crosses one
+// crosses all: a key is 1 to 128 bytes of [a-z0-9._-] (after lower-casing)
+// not ending in "-bin"; a value is at most 4096 bytes of printable ASCII
+// (0x20 to 0x7E) with no leading or trailing space; a request carries at
+// most 64 headers. The transports' own keys are reserved: those starting
+// "micro-", "nats-", "grpc-", "connect-" or ":", and content-type,
+// content-length, content-encoding, accept-encoding, connection, keep-alive,
+// proxy-authenticate, proxy-authorization, proxy-connection, te, trailer,
+// transfer-encoding, upgrade, host and user-agent. A key repeated on the
+// wire by a foreign producer reaches the handler once, its values joined
+// with ",".
 type Header map[string]string
 
 // Get returns the value of key, matched without regard to case.
@@ -34,27 +48,21 @@ func (h Header) Clone() Header {
 	return c
 }
 
-type outgoingKey struct{}
-
-// outgoing is what a caller puts on its ctx for the next Call or Send.
-type outgoing struct {
-	header Header // request headers
-	reply  Header // filled with the reply's headers, if the caller asked
-}
-
 // WithHeader returns a copy of ctx whose Calls and Sends carry the header key
-// (lower-cased) with value, besides any headers ctx already carries.
+// (lower-cased) with value, besides any headers ctx already carries. Keys and
+// values must keep to the header alphabet (see [Header]); a client refuses
+// any other with InvalidArgument before it sends anything.
 func WithHeader(ctx context.Context, key, value string) context.Context {
-	o, _ := ctx.Value(outgoingKey{}).(*outgoing)
-	n := &outgoing{header: make(Header, 1)}
+	o, _ := ctx.Value(ctxkey.Outgoing).(*ctxkey.OutgoingHeaders)
+	n := &ctxkey.OutgoingHeaders{Header: make(Header, 1)}
 	if o != nil {
-		n.header, n.reply = make(Header, len(o.header)+1), o.reply
-		for k, v := range o.header {
-			n.header[k] = v
+		n.Header, n.Reply = make(Header, len(o.Header)+1), o.Reply
+		for k, v := range o.Header {
+			n.Header[k] = v
 		}
 	}
-	n.header.Set(key, value)
-	return context.WithValue(ctx, outgoingKey{}, n)
+	Header(n.Header).Set(key, value)
+	return context.WithValue(ctx, ctxkey.Outgoing, n)
 }
 
 // WithReplyHeader returns a copy of ctx whose Calls fill h with the headers
@@ -62,57 +70,39 @@ func WithHeader(ctx context.Context, key, value string) context.Context {
 // not be read until Call returns; use one h per Call, since concurrent Calls
 // would write it at once.
 func WithReplyHeader(ctx context.Context, h Header) context.Context {
-	o, _ := ctx.Value(outgoingKey{}).(*outgoing)
-	n := &outgoing{reply: h}
+	if h == nil {
+		panic("micro: WithReplyHeader with a nil Header")
+	}
+	o, _ := ctx.Value(ctxkey.Outgoing).(*ctxkey.OutgoingHeaders)
+	n := &ctxkey.OutgoingHeaders{Reply: h}
 	if o != nil {
-		n.header = o.header
+		n.Header = o.Header
 	}
-	return context.WithValue(ctx, outgoingKey{}, n)
+	return context.WithValue(ctx, ctxkey.Outgoing, n)
 }
 
-// OutgoingHeader returns the request headers set on ctx with WithHeader, and
-// the Header to fill with the reply's headers (nil if the caller did not ask).
-// Transport clients call it; neither Header may be modified.
-func OutgoingHeader(ctx context.Context) (request, reply Header) {
-	if o, _ := ctx.Value(outgoingKey{}).(*outgoing); o != nil {
-		return o.header, o.reply
-	}
-	return nil, nil
-}
-
-// RequestInfo describes the request a handler is serving. A server transport
-// puts it in the handler's ctx with NewContext; handlers and middleware read it
-// with RequestInfoFrom.
+// RequestInfo describes the request a handler is serving. Every server
+// transport puts it in the handler's ctx; handlers and middleware read it
+// with [RequestInfoFrom].
 type RequestInfo struct {
 	Namespace string
 	Service   string
-	Transport string // "inproc", "grpc", "nats", "kafka", ...
-	// Header holds the request headers, keys lower-case. Do not modify it.
+	Transport string // "inproc", "grpc", "nats", "kafka", "http", "jetstream"
+	// Header holds the request headers, keys lower-case; nil if there are
+	// none. Do not modify it.
 	Header Header
-	// ReplyHeader is sent back with the reply. It is nil where the transport
-	// or the call cannot carry reply headers, and then Set does nothing.
+	// ReplyHeader is sent back with the reply. It is never nil: on a one-way
+	// message, or a transport that cannot carry reply headers, what is set
+	// is dropped. Its keys and values must keep to the header alphabet, or
+	// the call fails with Internal.
 	ReplyHeader Header
-}
-
-type infoKey struct{}
-
-// NewContext returns a copy of ctx carrying info. Transports call it before
-// Mux.Serve; the Mux does not add it itself, so that serving allocates
-// nothing a transport has not chosen to allocate.
-func NewContext(ctx context.Context, info *RequestInfo) context.Context {
-	return context.WithValue(ctx, infoKey{}, info)
 }
 
 // RequestInfoFrom returns the RequestInfo in ctx. Outside a transport's call
 // it returns an empty one, never nil.
 func RequestInfoFrom(ctx context.Context) *RequestInfo {
-	if info, ok := ctx.Value(infoKey{}).(*RequestInfo); ok {
+	if info, ok := ctx.Value(ctxkey.Info).(*RequestInfo); ok {
 		return info
 	}
-	return &RequestInfo{}
+	return &RequestInfo{ReplyHeader: Header{}}
 }
-
-// InfoKey returns the context key under which NewContext stores the
-// *RequestInfo. A transport with its own context type answers
-// Value(InfoKey()) with its *RequestInfo instead of calling NewContext.
-func InfoKey() any { return infoKey{} }

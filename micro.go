@@ -13,10 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/dancinggopher/micro/internal/ctxkey"
 )
 
 // DefaultShutdownTimeout is how long Service.Run lets its servers drain
@@ -80,32 +83,12 @@ func (s *Service) Name() string { return s.name }
 // taken as ready at once. If Run fails first, it is never closed.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
-type serviceKey struct{}
-
-// ServiceName returns the name of the Service whose Run started the server
-// that ctx was given to, or "". Transports use it for defaults.
-func ServiceName(ctx context.Context) string {
-	if s, ok := ctx.Value(serviceKey{}).(*Service); ok {
-		return s.name
-	}
-	return ""
-}
-
-// Logger returns the logger of the Service whose Run started the server that
-// ctx was given to, or a logger that discards. Transports log to it unless
-// given their own.
-func Logger(ctx context.Context) *slog.Logger {
-	if s, ok := ctx.Value(serviceKey{}).(*Service); ok {
-		return s.opts.logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 // Run starts every server and blocks until the service stops.
 //
-// When ctx is cancelled, Run stops the servers in reverse order, all within
-// the shutdown timeout, and returns nil if each stopped cleanly, else the
-// Stop errors. If a server fails to start or fails later (its Start returns),
+// When ctx is cancelled, Run stops every server at once, each within the
+// whole shutdown timeout, and returns nil if each stopped cleanly, else the
+// Stop errors. A cancellation while servers still connect is a stop like any
+// other: Run returns nil. If a server fails to start or fails later (its Start returns),
 // Run stops the others the same way and returns that server's error, naming
 // the server. A Service runs once: a second Run returns ErrRunTwice.
 func (s *Service) Run(ctx context.Context, servers ...Server) error {
@@ -114,22 +97,23 @@ func (s *Service) Run(ctx context.Context, servers ...Server) error {
 	}
 	log := s.opts.logger
 	g, gctx := errgroup.WithContext(ctx)
-	startCtx := context.WithValue(gctx, serviceKey{}, s)
+	// Start's ctx carries the Service's values but not ctx's cancellation: a
+	// server's setup is ended by its Stop, so that a cancellation during
+	// startup is a stop like any other, not a setup failure.
+	startCtx := context.WithValue(context.WithoutCancel(ctx), ctxkey.Service,
+		&ctxkey.ServiceInfo{Name: s.name, Logger: s.opts.logger})
 	var stopping atomic.Bool
 
 	for _, srv := range servers {
 		g.Go(func() error {
 			err := srv.Start(startCtx)
 			switch {
-			case err == nil && !stopping.Load():
-				err = errors.New("stopped before Stop was called")
-			case stopping.Load() && errors.Is(err, context.Canceled):
-				err = nil // a stop during setup, as on SIGINT while connecting
+			case stopping.Load() && (err == nil || errors.Is(err, ErrServerStopped)):
+				return nil
+			case err == nil:
+				err = errors.New("stopped serving before Stop was called")
 			}
-			if err != nil {
-				return fmt.Errorf("micro: %s: %w", serverName(srv), err)
-			}
-			return nil
+			return fmt.Errorf("micro: %s: %w", serverName(srv), err)
 		})
 	}
 	g.Go(func() error {
@@ -150,15 +134,21 @@ func (s *Service) Run(ctx context.Context, servers ...Server) error {
 	<-gctx.Done()
 	stopping.Store(true)
 	log.Info("micro: service stopping", "service", s.name, "timeout", s.opts.shutdownTimeout)
+	// Every server stops at once, so intake ends everywhere together and no
+	// server's drain uses up another's budget: each has the whole timeout.
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.shutdownTimeout)
 	defer cancel()
-	var stopErrs []error
-	for i := len(servers) - 1; i >= 0; i-- {
-		if err := servers[i].Stop(stopCtx); err != nil {
-			log.Error("micro: stop", "server", serverName(servers[i]), "err", err)
-			stopErrs = append(stopErrs, fmt.Errorf("micro: stop %s: %w", serverName(servers[i]), err))
-		}
+	stopErrs := make([]error, len(servers))
+	var stops sync.WaitGroup
+	for i, srv := range servers {
+		stops.Go(func() {
+			if err := srv.Stop(stopCtx); err != nil {
+				log.Error("micro: stop", "server", serverName(srv), "err", err)
+				stopErrs[i] = fmt.Errorf("micro: stop %s: %w", serverName(srv), err)
+			}
+		})
 	}
+	stops.Wait()
 	if err := g.Wait(); err != nil {
 		return err
 	}

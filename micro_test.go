@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 	"github.com/dancinggopher/micro/transport/inproc"
 )
 
@@ -85,13 +86,13 @@ func TestCodeOf(t *testing.T) {
 			t.Errorf("CodeOf(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
-	if e := micro.ErrorOf(wrapped); e.Code != micro.NotFound || e.Message != "no user 7" {
+	if e := transport.ErrorOf(wrapped); e.Code != micro.NotFound || e.Message != "no user 7" {
 		t.Errorf("ErrorOf(wrapped) = %+v, want the wrapped *Error", e)
 	}
-	if e := micro.ErrorOf(errors.New("plain")); e.Code != micro.Unknown || e.Message != "plain" {
+	if e := transport.ErrorOf(errors.New("plain")); e.Code != micro.Unknown || e.Message != "plain" {
 		t.Errorf("ErrorOf(plain) = %+v", e)
 	}
-	if micro.ErrorOf(nil) != nil {
+	if transport.ErrorOf(nil) != nil {
 		t.Error("ErrorOf(nil) != nil")
 	}
 }
@@ -247,10 +248,10 @@ func TestJSON(t *testing.T) {
 		t.Errorf("Handle = %s, %v", got, err)
 	}
 	_, err := e.Handle(ctx, []byte(`{"Name":`))
-	if e := micro.ErrorOf(err); e.Code != micro.InvalidArgument || !strings.Contains(e.Message, "unexpected end of JSON input") {
+	if e := transport.ErrorOf(err); e.Code != micro.InvalidArgument || !strings.Contains(e.Message, "unexpected end of JSON input") {
 		t.Errorf("malformed JSON: %v, want InvalidArgument with the decode error", err)
 	}
-	if _, err := e.Handle(ctx, nil); micro.ErrorOf(err).Message != "name is required" {
+	if _, err := e.Handle(ctx, nil); transport.ErrorOf(err).Message != "name is required" {
 		t.Errorf("empty request: %v, want the handler's error for the zero value", err)
 	}
 }
@@ -260,14 +261,14 @@ func TestHeaders(t *testing.T) {
 	reply := micro.Header{}
 	ctx = micro.WithReplyHeader(ctx, reply)
 	ctx2 := micro.WithHeader(ctx, "b", "2")
-	req, rh := micro.OutgoingHeader(ctx2)
+	req, rh := transport.OutgoingHeader(ctx2)
 	if len(req) != 2 || req["trace-id"] != "1" || req.Get("B") != "2" {
 		t.Errorf("request headers = %v", req)
 	}
 	if rh == nil {
 		t.Error("WithHeader dropped the reply Header")
 	}
-	if req, _ := micro.OutgoingHeader(ctx); len(req) != 1 {
+	if req, _ := transport.OutgoingHeader(ctx); len(req) != 1 {
 		t.Errorf("WithHeader changed its parent's headers: %v", req)
 	}
 	var nilHeader micro.Header
@@ -282,6 +283,7 @@ type server struct {
 	name      string
 	startErr  error         // returned by Start at once
 	stopBlock bool          // Stop waits for its ctx
+	stopWait  func(context.Context) error
 	log       chan<- string // "stop <name>"
 	ready     chan struct{}
 	done      chan struct{}
@@ -309,31 +311,96 @@ func (s *server) Stop(ctx context.Context) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}
+	if s.stopWait != nil {
+		return s.stopWait(ctx)
+	}
 	return nil
 }
 
-func TestServiceRunStopsInReverseOrder(t *testing.T) {
+// TestServiceRunStopsTogether checks that Run stops every server at once:
+// each Stop here returns only once all three have been called, which a
+// Run that stops one after another never reaches within the timeout.
+func TestServiceRunStopsTogether(t *testing.T) {
 	log := make(chan string, 3)
 	a, b, c := newServer("a", log), newServer("b", log), newServer("c", log)
-	svc := micro.NewService("test")
+	var all sync.WaitGroup
+	all.Add(3)
+	barrier := make(chan struct{})
+	go func() { all.Wait(); close(barrier) }()
+	for _, s := range []*server{a, b, c} {
+		s.stopWait = func(ctx context.Context) error {
+			all.Done()
+			select {
+			case <-barrier:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	svc := micro.NewService("test", micro.WithShutdownTimeout(10*time.Second))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx, a, b, c) }()
 	<-svc.Ready()
 	cancel()
 	if err := <-done; err != nil {
-		t.Fatalf("Run = %v after a clean stop", err)
-	}
-	close(log)
-	var order []string
-	for s := range log {
-		order = append(order, s)
-	}
-	if want := []string{"stop c", "stop b", "stop a"}; !slices.Equal(order, want) {
-		t.Fatalf("stopped as %v, want %v", order, want)
+		t.Fatalf("Run = %v; the servers were not stopped together", err)
 	}
 	if err := svc.Run(t.Context()); !errors.Is(err, micro.ErrRunTwice) {
 		t.Fatalf("second Run = %v, want ErrRunTwice", err)
+	}
+}
+
+// connecting is a Server whose setup lasts until its Start ctx ends (then
+// Start fails with ctx's error, as a dial does) or Stop is called (then
+// Start returns nil, as the Server contract says).
+type connecting struct {
+	started chan struct{}
+	stop    chan struct{}
+	once    sync.Once
+}
+
+func (c *connecting) Start(ctx context.Context) error {
+	close(c.started)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.stop:
+		return nil
+	}
+}
+
+func (c *connecting) Stop(context.Context) error {
+	c.once.Do(func() { close(c.stop) })
+	return nil
+}
+
+// TestServiceRunCancelledDuringStartup checks that a cancellation while a
+// server still connects is a clean stop, every time.
+func TestServiceRunCancelledDuringStartup(t *testing.T) {
+	for range 50 {
+		srv := &connecting{started: make(chan struct{}), stop: make(chan struct{})}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- micro.NewService("test").Run(ctx, srv) }()
+		<-srv.started
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run cancelled during startup = %v, want nil", err)
+		}
+	}
+}
+
+// TestServiceRunStartAfterStop checks the sentinel of a Server that was
+// stopped before it started.
+func TestServiceRunStartAfterStop(t *testing.T) {
+	srv := inproc.NewServer(micro.NewMux())
+	if err := srv.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); !errors.Is(err, micro.ErrServerStopped) {
+		t.Fatalf("Start after Stop = %v, want ErrServerStopped", err)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/dancinggopher/micro/internal/ctxkey"
 )
 
 // Route names one endpoint of a Mux.
@@ -52,9 +54,9 @@ func NewMux(opts ...Option) *Mux {
 func (m *Mux) Handle(namespace, service string, e Endpoint) {
 	r := Route{namespace, service}
 	switch {
-	case !ValidName(namespace):
+	case !ctxkey.ValidName(namespace):
 		panic(fmt.Sprintf("micro: invalid namespace %q in route %s (want [A-Za-z0-9_-]+)", namespace, r))
-	case !ValidName(service):
+	case !ctxkey.ValidName(service):
 		panic(fmt.Sprintf("micro: invalid service %q in route %s (want [A-Za-z0-9_-]+)", service, r))
 	case e == nil:
 		panic("micro: nil endpoint for route " + r.String())
@@ -122,7 +124,7 @@ func (m *Mux) Serve(ctx context.Context, namespace, service string, req []byte) 
 		return nil, m.notFound(namespace, service)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, ErrorOf(err)
+		return nil, errorOf(err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -136,9 +138,9 @@ func (m *Mux) Serve(ctx context.Context, namespace, service string, req []byte) 
 // names are valid, so the names are checked only here, off the hot path.
 func (m *Mux) notFound(namespace, service string) error {
 	switch {
-	case !ValidName(namespace):
+	case !ctxkey.ValidName(namespace):
 		return Errorf(InvalidArgument, "invalid namespace %q (want [A-Za-z0-9_-]+)", namespace)
-	case !ValidName(service):
+	case !ctxkey.ValidName(service):
 		return Errorf(InvalidArgument, "invalid service %q (want [A-Za-z0-9_-]+)", service)
 	case (*m.table.Load())[namespace] == nil:
 		return Errorf(NotFound, "no namespace %q", namespace)
@@ -176,20 +178,4 @@ func (m *Mux) Namespaces() []string {
 		}
 	}
 	return ns
-}
-
-// ValidName reports whether s can name a namespace or a service: one or more
-// of [A-Za-z0-9_-], so that NATS subjects, Kafka topics and gRPC fields carry
-// it unchanged. Transports use it to reject malformed requests.
-func ValidName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -1,11 +1,25 @@
 package micro
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // DefaultMaxMessageSize is the largest request or reply, in bytes, that a
 // transport accepts unless configured otherwise: 4 MiB. Bigger messages are
 // answered with ResourceExhausted.
 const DefaultMaxMessageSize = 4 << 20
+
+// DefaultCallTimeout bounds a Call whose ctx has no deadline, on every
+// transport: the handler sees that deadline, and the caller gets
+// DeadlineExceeded when it passes. A deadline on ctx always wins.
+const DefaultCallTimeout = 30 * time.Second
+
+// ErrServerStopped is returned by a Server's Start when Stop was called
+// before it, or when the Server has already served and stopped: a Server
+// runs once.
+var ErrServerStopped = errors.New("micro: server stopped")
 
 // Server serves a Mux over one transport. The contract is the same for every
 // transport, and microtest checks it:
@@ -19,8 +33,11 @@ const DefaultMaxMessageSize = 4 << 20
 // Stop stops taking new work, lets in-flight handlers finish until ctx ends
 // (then cancels their contexts and returns ctx's error without waiting
 // longer), and releases what Start acquired. It is idempotent, safe to call
-// concurrently, and safe to call before or during Start, which then returns.
-// A Server is started at most once.
+// concurrently, and safe to call before or during Start: during Start's
+// setup it cancels the setup and Start returns nil; before Start, Start then
+// returns [ErrServerStopped]. A second Stop waits for the first's work,
+// handlers it gave up on included, as long as its own ctx allows. A Server
+// is started at most once.
 type Server interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dancinggopher/micro"
+	kit "github.com/dancinggopher/micro/transport"
 	microv1 "github.com/dancinggopher/micro/transport/grpc/proto/micro/v1"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
@@ -115,7 +116,7 @@ func FuzzGRPCRequest(f *testing.F) {
 			return
 		}
 		switch {
-		case !micro.ValidName(req.Namespace) || !micro.ValidName(req.Service):
+		case !kit.ValidName(req.Namespace) || !kit.ValidName(req.Service):
 			if code != codes.InvalidArgument {
 				t.Fatalf("route (%q, %q): %v, want InvalidArgument", req.Namespace, req.Service, err)
 			}
@@ -152,7 +153,7 @@ func FuzzGRPCRequest(f *testing.F) {
 // unknown is the code of a request to a service the fuzz mux does not
 // have: NotFound, or InvalidArgument if the name is not a valid one.
 func unknown(service string) micro.Code {
-	if micro.ValidName(service) {
+	if kit.ValidName(service) {
 		return micro.NotFound
 	}
 	return micro.InvalidArgument

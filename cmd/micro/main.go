@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/dancinggopher/micro"
+	kit "github.com/dancinggopher/micro/transport"
 )
 
 // A dialer connects a Client over one transport; each is compiled in by its
@@ -133,7 +134,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, micro.ErrorOf(err))
+		fmt.Fprintln(stderr, kit.ErrorOf(err))
 		return 1
 	}
 	return 0

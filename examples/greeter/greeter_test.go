@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dancinggopher/micro"
+	kit "github.com/dancinggopher/micro/transport"
 	"github.com/dancinggopher/micro/transport/inproc"
 )
 
@@ -36,7 +37,7 @@ func TestGreeter(t *testing.T) {
 		{"echo", "\x00bytes\xff", "\x00bytes\xff", micro.OK, ""},
 	} {
 		resp, err := c.Call(t.Context(), "greeter", tc.service, []byte(tc.req))
-		e := micro.ErrorOf(err)
+		e := kit.ErrorOf(err)
 		switch {
 		case tc.code == micro.OK && (err != nil || string(resp) != tc.resp):
 			t.Errorf("%s(%q) = %q, %v; want %q", tc.service, tc.req, resp, err, tc.resp)

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/ctxkey"
+	"github.com/dancinggopher/micro/transport"
 	microv1 "github.com/dancinggopher/micro/transport/grpc/proto/micro/v1"
 )
 
@@ -33,10 +35,10 @@ type call struct {
 	resp            microv1.CallResponse
 }
 
-// Value answers micro.InfoKey() with the call's RequestInfo, then looks in the
+// Value answers ctxkey.Info with the call's RequestInfo, then looks in the
 // stream's context, then in the values of the Server's Start ctx.
 func (c *call) Value(key any) any {
-	if key == micro.InfoKey() {
+	if key == ctxkey.Info {
 		return &c.info
 	}
 	if v := c.Context.Value(key); v != nil {
@@ -76,9 +78,9 @@ func (s *Server) serveIntercepted(ctx context.Context, req any) (any, error) {
 // error.
 func (s *Server) serve(ctx context.Context, c *call, req *microv1.CallRequest) (any, error) {
 	switch {
-	case !micro.ValidName(req.Namespace):
+	case !transport.ValidName(req.Namespace):
 		return nil, status.Errorf(codes.InvalidArgument, "grpc: invalid namespace %q (want [A-Za-z0-9_-]+)", req.Namespace)
-	case !micro.ValidName(req.Service):
+	case !transport.ValidName(req.Service):
 		return nil, status.Errorf(codes.InvalidArgument, "grpc: invalid service %q (want [A-Za-z0-9_-]+)", req.Service)
 	case len(req.Data) > s.opts.max:
 		return nil, status.Errorf(codes.ResourceExhausted, "grpc: request of %d bytes exceeds the limit of %d", len(req.Data), s.opts.max)
@@ -110,7 +112,7 @@ func (s *Server) serve(ctx context.Context, c *call, req *microv1.CallRequest) (
 // statusError returns a handler's error as a gRPC status with the micro code
 // and message. A code of OK, which would read as success, becomes Unknown.
 func statusError(err error) error {
-	e := micro.ErrorOf(err)
+	e := transport.ErrorOf(err)
 	code := codes.Code(e.Code)
 	if code == codes.OK {
 		code = codes.Unknown

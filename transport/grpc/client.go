@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 	microv1 "github.com/dancinggopher/micro/transport/grpc/proto/micro/v1"
 )
 
@@ -66,7 +67,7 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	if c.closed.Load() {
 		return nil, micro.Errorf(micro.Unavailable, "grpc: client closed")
 	}
-	header, replyHeader := micro.OutgoingHeader(ctx)
+	header, replyHeader := transport.OutgoingHeader(ctx)
 	if len(header) > 0 {
 		ctx = withOutgoing(ctx, header)
 	}

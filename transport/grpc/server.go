@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // Server serves a Mux over gRPC, with the health service and, unless turned
@@ -105,7 +106,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.state, s.addr, s.base = stateRunning, lis.Addr(), context.WithoutCancel(ctx)
 	if s.log = s.opts.log; s.log == nil {
-		s.log = micro.Logger(ctx)
+		s.log = transport.Logger(ctx)
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(serviceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // Client calls the services of one Server in the same process. It is safe
@@ -22,36 +23,29 @@ func NewClient(s *Server) *Client { return &Client{srv: s} }
 
 // Call runs the handler of (namespace, service) with a copy of req and
 // returns a copy of its reply. The handler's ctx carries ctx's headers and
-// deadline and is cancelled when ctx is. If ctx can be cancelled, the handler
-// runs on its own goroutine and Call returns when ctx ends even if the
-// handler does not; otherwise it runs on the caller's goroutine.
+// deadline (micro.DefaultCallTimeout if ctx has none) and is cancelled when
+// ctx is. The handler runs on its own goroutine: Call returns when ctx ends
+// even if the handler does not.
 func (c *Client) Call(ctx context.Context, namespace, service string, req []byte) ([]byte, error) {
-	cc, err := c.begin(ctx, namespace, service, req)
+	header, replyHeader, err := c.begin(ctx, namespace, service, req)
 	if err != nil {
 		return nil, err
 	}
-	_, replyHeader := micro.OutgoingHeader(ctx)
-	if replyHeader != nil {
-		cc.info.ReplyHeader = micro.Header{}
+	ctx, cancel := transport.CallContext(ctx)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	r := &transport.Request{
+		Namespace: namespace, Service: service, Header: header.Clone(),
+		Deadline: deadline, Body: bytes.Clone(req), Caller: ctx,
 	}
-	if ctx.Done() == nil {
-		resp, err := c.serve(cc)
-		return c.reply(resp, err, cc, replyHeader)
-	}
-	type result struct {
-		resp []byte
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		resp, err := c.serve(cc)
-		ch <- result{resp, err}
-	}()
+	done := make(chan transport.Reply, 1)
+	go func() { done <- c.serve(r) }()
 	select {
-	case r := <-ch:
-		return c.reply(r.resp, r.err, cc, replyHeader)
+	case rep := <-done:
+		transport.CopyReplyHeader(replyHeader, rep.Header)
+		return transport.Result(bytes.Clone(rep.Body), rep.Err)
 	case <-ctx.Done():
-		return nil, &micro.Error{Code: micro.CodeOf(ctx.Err()), Message: ctx.Err().Error()}
+		return nil, transport.ErrorOf(ctx.Err())
 	}
 }
 
@@ -60,21 +54,15 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 // carries ctx's headers but not its deadline or cancellation; its error is
 // logged by the server.
 func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte) error {
-	cc, err := c.begin(context.Background(), namespace, service, msg)
+	header, _, err := c.begin(ctx, namespace, service, msg)
 	if err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		c.srv.inflight.Done()
-		return micro.ErrorOf(err)
+	r := &transport.Request{
+		Namespace: namespace, Service: service, Header: header.Clone(),
+		Body: bytes.Clone(msg), OneWay: true,
 	}
-	cc.info.Header, _ = micro.OutgoingHeader(ctx)
-	cc.info.Header = cc.info.Header.Clone()
-	go func() {
-		if _, err := c.serve(cc); err != nil {
-			c.srv.log.Warn("inproc: one-way message failed", "namespace", namespace, "service", service, "err", err)
-		}
-	}()
+	go c.serve(r)
 	return nil
 }
 
@@ -84,45 +72,24 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// begin checks the request, admits it to the server and copies it; on
-// success the caller must end it with serve.
-func (c *Client) begin(ctx context.Context, namespace, service string, req []byte) (*callCtx, error) {
-	switch {
-	case c.closed.Load():
-		return nil, micro.Errorf(micro.Unavailable, "inproc: client closed")
-	case len(req) > c.srv.max:
-		return nil, micro.Errorf(micro.ResourceExhausted, "inproc: request of %d bytes exceeds the limit of %d", len(req), c.srv.max)
+// begin checks a request and admits it to the server; on success the
+// caller must end it with serve.
+func (c *Client) begin(ctx context.Context, namespace, service string, body []byte) (header, reply micro.Header, err error) {
+	if c.closed.Load() {
+		return nil, nil, micro.Errorf(micro.Unavailable, "inproc: client closed")
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, micro.ErrorOf(err)
-	}
-	if err := c.srv.enter(); err != nil {
-		return nil, err
-	}
-	h, _ := micro.OutgoingHeader(ctx)
-	return &callCtx{caller: ctx, srv: c.srv, req: bytes.Clone(req), info: micro.RequestInfo{
-		Namespace: namespace, Service: service, Transport: "inproc", Header: h.Clone(),
-	}}, nil
-}
-
-// serve runs the handler and ends the call.
-func (c *Client) serve(cc *callCtx) ([]byte, error) {
-	defer c.srv.inflight.Done()
-	defer cc.finish()
-	return c.srv.mux.Serve(cc, cc.info.Namespace, cc.info.Service, cc.req)
-}
-
-// reply turns a handler's result into what a network client would see.
-func (c *Client) reply(resp []byte, err error, cc *callCtx, replyHeader micro.Header) ([]byte, error) {
-	for k, v := range cc.info.ReplyHeader {
-		replyHeader[k] = v
-	}
+	header, reply, err = transport.Prepare(ctx, namespace, service, body, c.srv.d.MaxMessageSize)
 	if err != nil {
-		e := micro.ErrorOf(err)
-		return nil, &micro.Error{Code: e.Code, Message: e.Message}
+		return nil, nil, err
 	}
-	if len(resp) > c.srv.max {
-		return nil, micro.Errorf(micro.ResourceExhausted, "inproc: reply of %d bytes exceeds the limit of %d", len(resp), c.srv.max)
+	if e := c.srv.Gate().Enter(); e != nil {
+		return nil, nil, e
 	}
-	return bytes.Clone(resp), nil
+	return header, reply, nil
+}
+
+// serve runs an admitted request.
+func (c *Client) serve(r *transport.Request) transport.Reply {
+	defer c.srv.Gate().Leave()
+	return c.srv.d.Serve(c.srv.Base(), r)
 }

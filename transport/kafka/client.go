@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // closeTimeout bounds Close: flushing records and deleting the reply topic.
@@ -136,7 +137,7 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 
 // answer turns a reply record into Call's result.
 func (c *Client) answer(ctx context.Context, rep *kgo.Record) ([]byte, error) {
-	_, replyHeader := micro.OutgoingHeader(ctx)
+	_, replyHeader := transport.OutgoingHeader(ctx)
 	var code, msg string
 	failed := false // an error header is present, even an empty one
 	for _, h := range rep.Headers {
@@ -176,13 +177,13 @@ func (c *Client) check(ctx context.Context, namespace, service string, body []by
 	switch {
 	case c.closing():
 		return micro.Errorf(micro.Unavailable, "kafka: client closed")
-	case !micro.ValidName(namespace) || !micro.ValidName(service):
+	case !transport.ValidName(namespace) || !transport.ValidName(service):
 		return micro.Errorf(micro.InvalidArgument, "kafka: invalid route %q.%q", namespace, service)
 	case len(body) > c.o.max:
 		return micro.Errorf(micro.ResourceExhausted, "kafka: request of %d bytes exceeds the limit of %d", len(body), c.o.max)
 	}
 	if err := ctx.Err(); err != nil {
-		return micro.ErrorOf(err)
+		return transport.ErrorOf(err)
 	}
 	return c.exists(ctx, c.o.prefix+namespace)
 }
@@ -260,7 +261,7 @@ func (c *Client) Close() error {
 // or as the caller's Canceled or DeadlineExceeded if ctx ended first.
 func unavailable(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		return micro.ErrorOf(ctx.Err())
+		return transport.ErrorOf(ctx.Err())
 	}
 	return micro.Errorf(micro.Unavailable, "%w", err)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/ctxkey"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // handle serves one record: the handler with retries, then the reply and
@@ -103,7 +105,7 @@ type recordCtx struct {
 }
 
 func (c *recordCtx) Value(key any) any {
-	if key == micro.InfoKey() {
+	if key == ctxkey.Info {
 		return &c.info
 	}
 	return c.Context.Value(key)
@@ -125,7 +127,7 @@ func (s *Server) reply(r *kgo.Record, in *incoming, info *micro.RequestInfo, res
 	}
 	if err != nil {
 		rec.Value = nil
-		rec.Headers = append(rec.Headers, errorHeaders(micro.ErrorOf(err))...)
+		rec.Headers = append(rec.Headers, errorHeaders(transport.ErrorOf(err))...)
 	}
 	ctx := s.base
 	if !in.deadline.IsZero() {
@@ -158,7 +160,7 @@ func (s *Server) reply(r *kgo.Record, in *incoming, info *micro.RequestInfo, res
 // server's client is closed; a dead letter the broker refuses is logged and
 // the record skipped, so that it does not block its partition.
 func (s *Server) deadLetter(r *kgo.Record, in *incoming, err error) bool {
-	e := micro.ErrorOf(err)
+	e := transport.ErrorOf(err)
 	attrs := []any{"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "service", in.service,
 		"code", e.Code.String(), "err", e.Message}
 	if s.o.deadLetter == "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // The transport's record headers: the wire contract.
@@ -43,7 +44,7 @@ func WithKey(ctx context.Context, key []byte) context.Context {
 
 // request builds the record of a request to (namespace, service).
 func (c *Client) request(ctx context.Context, namespace, service string, body []byte, extra int) *kgo.Record {
-	h, _ := micro.OutgoingHeader(ctx)
+	h, _ := transport.OutgoingHeader(ctx)
 	r := &kgo.Record{Topic: c.o.prefix + namespace, Value: body}
 	r.Key, _ = ctx.Value(keyCtx{}).([]byte)
 	r.Headers = make([]kgo.RecordHeader, 0, 1+extra+len(h))

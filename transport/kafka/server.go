@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // Server serves a Mux over Kafka: it consumes the topic of each of the
@@ -112,11 +113,11 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) setup(ctx context.Context) (*kgo.Client, error) {
 	s.log = s.o.log
 	if s.log == nil {
-		s.log = micro.Logger(ctx)
+		s.log = transport.Logger(ctx)
 	}
 	group := s.o.group
 	if group == "" {
-		group = micro.ServiceName(ctx)
+		group = transport.ServiceName(ctx)
 	}
 	if group == "" {
 		return nil, errors.New("kafka: no consumer group: set WithGroup or run the server in a micro.Service")

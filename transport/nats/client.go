@@ -9,6 +9,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // Client calls micro services, or any NATS request-reply responder, over
@@ -68,7 +69,7 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	if err != nil {
 		return nil, callError(m.Subject, err)
 	}
-	if _, replyHeader := micro.OutgoingHeader(ctx); replyHeader != nil {
+	if _, replyHeader := transport.OutgoingHeader(ctx); replyHeader != nil {
 		for k, v := range fromWire(resp.Header) {
 			replyHeader[k] = v
 		}
@@ -92,7 +93,7 @@ func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return micro.ErrorOf(err)
+		return transport.ErrorOf(err)
 	}
 	if err := c.nc.PublishMsg(m); err != nil {
 		return callError(m.Subject, err)
@@ -116,13 +117,13 @@ func (c *Client) message(ctx context.Context, namespace, service string, data []
 	switch {
 	case c.closed.Load():
 		return nil, micro.Errorf(micro.Unavailable, "nats: client closed")
-	case !micro.ValidName(namespace) || !micro.ValidName(service):
+	case !transport.ValidName(namespace) || !transport.ValidName(service):
 		return nil, micro.Errorf(micro.InvalidArgument, "nats: invalid route %q.%q (want [A-Za-z0-9_-]+)", namespace, service)
 	case len(data) > c.o.maxSize:
 		return nil, micro.Errorf(micro.ResourceExhausted, "nats: request of %d bytes exceeds the limit of %d", len(data), c.o.maxSize)
 	}
 	m := &natsgo.Msg{Subject: subject(c.o.prefix, namespace, service), Data: data}
-	h, _ := micro.OutgoingHeader(ctx)
+	h, _ := transport.OutgoingHeader(ctx)
 	toWire(m, h)
 	return m, nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/ctxkey"
 )
 
 // handlerCtx is a handler's context and RequestInfo in one allocation: the
@@ -73,7 +74,7 @@ func (c *handlerCtx) Err() error {
 }
 
 func (c *handlerCtx) Value(key any) any {
-	if key == micro.InfoKey() {
+	if key == ctxkey.Info {
 		return &c.info
 	}
 	return c.Context.Value(key)

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // discovery answers the NATS services protocol ($SRV.PING, $SRV.INFO,
@@ -156,17 +157,17 @@ func (o *options) serviceName(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("nats: service version %q is not a semantic version, as the NATS services protocol requires", o.version)
 	}
 	if o.name != "" {
-		if !micro.ValidName(o.name) {
+		if !transport.ValidName(o.name) {
 			return "", fmt.Errorf("nats: service name %q is not valid in the NATS services protocol (want [A-Za-z0-9_-]+)", o.name)
 		}
 		return o.name, nil
 	}
 	name := strings.Map(func(r rune) rune {
-		if r < 0x80 && micro.ValidName(string(r)) {
+		if r < 0x80 && transport.ValidName(string(r)) {
 			return r
 		}
 		return '_'
-	}, micro.ServiceName(ctx))
+	}, transport.ServiceName(ctx))
 	if name == "" {
 		return "micro", nil
 	}

@@ -9,6 +9,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // subscribeNamespace serves every service of ns from one queue subscription
@@ -87,7 +88,7 @@ func (s *Server) reply(to string, info *micro.RequestInfo, resp []byte, err erro
 		m := &natsgo.Msg{Subject: to}
 		toWire(m, info.ReplyHeader)
 		if err != nil {
-			setError(m, micro.ErrorOf(err))
+			setError(m, transport.ErrorOf(err))
 		} else {
 			m.Data = resp
 		}

@@ -11,6 +11,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // Server serves a Mux over NATS. Create it with NewServer; its methods are
@@ -153,7 +154,7 @@ func (s *Server) subscribe(ctx context.Context, nc *natsgo.Conn, owned bool, nam
 	s.nc, s.owned = nc, owned
 	s.log = s.o.log
 	if s.log == nil {
-		s.log = micro.Logger(ctx)
+		s.log = transport.Logger(ctx)
 	}
 	s.base, s.cancelBase = context.WithCancel(context.WithoutCancel(ctx))
 	s.sem = make(chan struct{}, s.o.concurrency)

@@ -1,0 +1,148 @@
+package transport
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/dancinggopher/micro"
+)
+
+// Dispatcher runs a server's requests on its Mux by the rules every
+// transport shares. Its fields are set before the first request and not
+// changed after; Serve is safe for concurrent use.
+type Dispatcher struct {
+	Mux            *micro.Mux
+	Transport      string // the RequestInfo.Transport of its requests: "nats"
+	MaxMessageSize int    // the request and reply limit; 0 means micro.DefaultMaxMessageSize
+	Logger         *slog.Logger
+}
+
+// Request is one request as a server read it off its medium.
+type Request struct {
+	Namespace, Service string
+	Header             micro.Header // the user headers, from a HeaderReader
+	Deadline           time.Time    // the caller's; zero for none
+	Body               []byte
+	// OneWay is set for a message with no reply path: its error is logged.
+	OneWay bool
+	// Caller, if not nil, is a context whose cancellation reaches the
+	// handler: the caller's own on inproc, the stream's on gRPC and HTTP.
+	Caller context.Context
+	// Err, if not nil, is why the transport could not read the request (a
+	// malformed deadline, a header twice): it is answered without running
+	// a handler.
+	Err error
+}
+
+// Reply is the answer to a Request, ready to map onto the medium.
+type Reply struct {
+	Body   []byte       // nil when empty
+	Header micro.Header // the handler's reply headers; nil if none
+	Err    *micro.Error // in wire form (see ErrorOf); nil on success
+}
+
+func (d *Dispatcher) max() int {
+	if d.MaxMessageSize > 0 {
+		return d.MaxMessageSize
+	}
+	return micro.DefaultMaxMessageSize
+}
+
+// Serve runs req's handler with a context made from base: base's values
+// and its cancellation (the server's, when Stop gives up on handlers), the
+// request's deadline, the caller's cancellation and the RequestInfo. The
+// context is cancelled when the handler returns.
+//
+// A request over the size limit is answered with ResourceExhausted, an
+// expired deadline with DeadlineExceeded, an unknown route with NotFound,
+// all without running a handler. A handler's nil error, typed nil included,
+// is a success; its other errors are in wire form. A reply over the size
+// limit becomes ResourceExhausted, and reply headers outside the alphabet
+// make the call fail with Internal. Zero-length bodies are nil both ways.
+func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
+	if req.Err != nil {
+		return d.failed(req, ErrorOf(req.Err))
+	}
+	if max := d.max(); len(req.Body) > max {
+		return d.failed(req, micro.Errorf(micro.ResourceExhausted, "request of %d bytes exceeds the limit of %d", len(req.Body), max))
+	}
+	body := req.Body
+	if len(body) == 0 {
+		body = nil
+	}
+	info := &micro.RequestInfo{
+		Namespace: req.Namespace, Service: req.Service, Transport: d.Transport,
+		Header: req.Header, ReplyHeader: micro.Header{},
+	}
+	ctx := NewContext(base, info)
+	var cancel context.CancelFunc
+	if req.Deadline.IsZero() {
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithDeadline(ctx, req.Deadline)
+	}
+	if req.Caller != nil && req.Caller.Done() != nil {
+		stop := context.AfterFunc(req.Caller, cancel)
+		defer stop()
+	}
+	resp, err := d.Mux.Serve(ctx, req.Namespace, req.Service, body)
+	cancel()
+
+	r := Reply{Err: ErrorOf(err)}
+	if len(info.ReplyHeader) > 0 {
+		h, herr := replyHeader(info.ReplyHeader)
+		if herr != nil {
+			return d.failed(req, herr)
+		}
+		r.Header = h
+	}
+	if r.Err != nil {
+		if req.OneWay {
+			d.logFailure(req, r.Err)
+		}
+		return r
+	}
+	if max := d.max(); len(resp) > max {
+		return d.failed(req, micro.Errorf(micro.ResourceExhausted, "reply of %d bytes exceeds the limit of %d", len(resp), max))
+	}
+	if len(resp) > 0 {
+		r.Body = resp
+	}
+	return r
+}
+
+// replyHeader checks a handler's reply headers and returns them with
+// lower-case keys.
+func replyHeader(h micro.Header) (micro.Header, *micro.Error) {
+	lower := true
+	for k, v := range h {
+		if err := CheckHeader(k, v); err != nil {
+			return nil, micro.Errorf(micro.Internal, "reply %s", err.(*micro.Error).Message)
+		}
+		lower = lower && strings.ToLower(k) == k
+	}
+	if lower {
+		return h, nil
+	}
+	out := make(micro.Header, len(h))
+	for k, v := range h {
+		out[strings.ToLower(k)] = v
+	}
+	return out, nil
+}
+
+func (d *Dispatcher) failed(req *Request, e *micro.Error) Reply {
+	if req.OneWay {
+		d.logFailure(req, e)
+	}
+	return Reply{Err: e}
+}
+
+func (d *Dispatcher) logFailure(req *Request, e *micro.Error) {
+	if d.Logger != nil {
+		d.Logger.Warn(d.Transport+": one-way message failed",
+			"namespace", req.Namespace, "service", req.Service, "code", e.Code.String(), "err", e.Message)
+	}
+}

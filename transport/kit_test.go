@@ -1,0 +1,230 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
+)
+
+func TestCheckHeader(t *testing.T) {
+	for _, c := range []struct {
+		key, value string
+		ok         bool
+	}{
+		{"x-id", "7", true},
+		{"X-Id", "7", true},
+		{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true},
+		{"status", "ok", true},
+		{"a.b_c-d", "", true},
+		{"x y", "1", false},
+		{"", "1", false},
+		{strings.Repeat("k", 129), "1", false},
+		{"key-bin", "1", false},
+		{"micro-service", "x", false},
+		{"Micro-Deadline", "1", false},
+		{"nats-service-error", "x", false},
+		{"grpc-timeout", "1S", false},
+		{"connect-timeout-ms", "1", false},
+		{"content-type", "text/plain", false},
+		{"te", "trailers", false},
+		{"x", " lead", false},
+		{"x", "trail ", false},
+		{"x", "new\nline", false},
+		{"x", "héllo", false},
+		{"x", strings.Repeat("v", 4097), false},
+		{"x", strings.Repeat("v", 4096), true},
+	} {
+		err := transport.CheckHeader(c.key, c.value)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckHeader(%q, %q) = %v, want ok=%v", c.key, c.value, err, c.ok)
+		}
+		if err != nil && (micro.CodeOf(err) != micro.InvalidArgument || !strings.Contains(err.Error(), c.key)) {
+			t.Errorf("CheckHeader(%q) = %v, want InvalidArgument naming the key", c.key, err)
+		}
+	}
+}
+
+func TestHeaderReader(t *testing.T) {
+	var r transport.HeaderReader
+	r.Add("X-Id", "1")
+	r.Add("x-id", "2")
+	r.Add("micro-service", "evil")
+	r.Add("bad key", "v")
+	r.Add("v", "bad\nvalue")
+	r.Add("Status", "kept")
+	h := r.Header()
+	if len(h) != 2 || h["x-id"] != "1,2" || h["status"] != "kept" {
+		t.Fatalf("headers = %v, want x-id 1,2 and status kept", h)
+	}
+	var empty transport.HeaderReader
+	if empty.Header() != nil {
+		t.Fatal("no headers must read as nil")
+	}
+}
+
+func TestErrorOf(t *testing.T) {
+	var typedNil *micro.Error
+	for _, c := range []struct {
+		err  error
+		code micro.Code
+		msg  string
+	}{
+		{micro.NewError(micro.NotFound, "no user"), micro.NotFound, "no user"},
+		{micro.NewError(micro.OK, "ok?"), micro.Unknown, "ok?"},
+		{micro.NewError(17, "seventeen"), micro.Unknown, "seventeen"},
+		{errors.New("plain"), micro.Unknown, "plain"},
+		{context.DeadlineExceeded, micro.DeadlineExceeded, "context deadline exceeded"},
+		{micro.NewError(micro.Internal, "bad \xff byte"), micro.Internal, "bad \uFFFD byte"},
+	} {
+		e := transport.ErrorOf(c.err)
+		if e.Code != c.code || e.Message != c.msg || e.Unwrap() != nil {
+			t.Errorf("ErrorOf(%v) = %v %q, want %v %q and no cause", c.err, e.Code, e.Message, c.code, c.msg)
+		}
+	}
+	if transport.ErrorOf(typedNil) != nil || transport.ErrorOf(error(typedNil)) != nil {
+		t.Error("a typed nil *micro.Error is an error")
+	}
+	long := strings.Repeat("é", transport.MaxErrorMessage) // 2 bytes a rune
+	if m := transport.ErrorOf(errors.New(long)).Message; len(m) != transport.MaxErrorMessage || !strings.HasPrefix(long, m) {
+		t.Errorf("a long message was cut to %d bytes, want %d on a rune boundary", len(m), transport.MaxErrorMessage)
+	}
+}
+
+func TestParseError(t *testing.T) {
+	for _, c := range []struct {
+		code, msg string
+		want      micro.Code
+		wantMsg   string
+	}{
+		{"5", "no user", micro.NotFound, "no user"},
+		{"500", "boom", micro.Unknown, "500: boom"},
+		{"0", "zero", micro.Unknown, "0: zero"},
+		{"abc", "x", micro.Unknown, "abc: x"},
+		{"17", "x", micro.Unknown, "17: x"},
+	} {
+		if e := transport.ParseError(c.code, c.msg); e.Code != c.want || e.Message != c.wantMsg {
+			t.Errorf("ParseError(%q, %q) = %v %q, want %v %q", c.code, c.msg, e.Code, e.Message, c.want, c.wantMsg)
+		}
+	}
+}
+
+func TestEscapeValue(t *testing.T) {
+	for _, s := range []string{"", "plain message", "100% sure", "%41", "a\nb\r\n", " lead", "trail ", "\x00\x7f", "héllo", strings.Repeat("x:y ", 2500)} {
+		enc := transport.EscapeValue(s)
+		if strings.ContainsAny(enc, "\r\n\x00\x7f") || strings.HasPrefix(enc, " ") || strings.HasSuffix(enc, " ") {
+			t.Errorf("EscapeValue(%q) = %q still has bytes a header cannot carry", s, enc)
+		}
+		if got := transport.UnescapeValue(enc); got != s {
+			t.Errorf("UnescapeValue(EscapeValue(%q)) = %q", s, got)
+		}
+	}
+	if got := transport.EscapeValue("not found"); got != "not found" {
+		t.Errorf("an ordinary message was changed to %q", got)
+	}
+	if got := transport.UnescapeValue("100% sure %zz %4"); got != "100% sure %zz %4" {
+		t.Errorf("a foreign '%%' was decoded: %q", got)
+	}
+}
+
+func FuzzEscapeValue(f *testing.F) {
+	f.Add("a\nb %41 %")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got := transport.UnescapeValue(transport.EscapeValue(s)); got != s {
+			t.Fatalf("round trip of %q = %q", s, got)
+		}
+	})
+}
+
+func TestDeadline(t *testing.T) {
+	d := time.UnixMilli(1_700_000_000_123)
+	got, err := transport.ParseDeadline("Micro-Deadline", transport.FormatDeadline(d))
+	if err != nil || !got.Equal(d) {
+		t.Fatalf("round trip = %v, %v", got, err)
+	}
+	if _, err := transport.ParseDeadline("Micro-Deadline", "soon"); micro.CodeOf(err) != micro.InvalidArgument || !strings.Contains(err.Error(), "Micro-Deadline") {
+		t.Fatalf("malformed deadline = %v", err)
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	ctx := t.Context()
+	if _, _, err := transport.Prepare(ctx, "a b", "c", nil, 0); micro.CodeOf(err) != micro.InvalidArgument {
+		t.Errorf("bad namespace = %v", err)
+	}
+	if _, _, err := transport.Prepare(ctx, "a", "c", make([]byte, 11), 10); micro.CodeOf(err) != micro.ResourceExhausted {
+		t.Errorf("oversized = %v", err)
+	}
+	if _, _, err := transport.Prepare(micro.WithHeader(ctx, "micro-reply-to", "x"), "a", "c", nil, 0); micro.CodeOf(err) != micro.InvalidArgument {
+		t.Errorf("reserved header = %v", err)
+	}
+	h, _, err := transport.Prepare(micro.WithHeader(ctx, "X-Id", "1"), "a", "c", nil, 0)
+	if err != nil || h["x-id"] != "1" {
+		t.Errorf("Prepare = %v, %v", h, err)
+	}
+	cctx, cancel := transport.CallContext(ctx)
+	defer cancel()
+	if d, ok := cctx.Deadline(); !ok || time.Until(d) > micro.DefaultCallTimeout || time.Until(d) < micro.DefaultCallTimeout-time.Minute {
+		t.Errorf("CallContext deadline = %v, %v", d, ok)
+	}
+}
+
+func TestDispatcher(t *testing.T) {
+	m := micro.NewMux()
+	var sawCtx context.Context
+	m.HandleFunc("t", "typednil", func(context.Context, []byte) ([]byte, error) {
+		var e *micro.Error
+		return []byte("ok"), e
+	})
+	m.HandleFunc("t", "empty", func(_ context.Context, req []byte) ([]byte, error) {
+		if req != nil {
+			return nil, errors.New("an empty request arrived as non-nil")
+		}
+		return []byte{}, nil
+	})
+	m.HandleFunc("t", "ctx", func(ctx context.Context, _ []byte) ([]byte, error) {
+		sawCtx = ctx
+		micro.RequestInfoFrom(ctx).ReplyHeader["X-Upper"] = "v"
+		return nil, nil
+	})
+	m.HandleFunc("t", "badreply", func(ctx context.Context, _ []byte) ([]byte, error) {
+		micro.RequestInfoFrom(ctx).ReplyHeader.Set("micro-error", "x")
+		return []byte("body"), nil
+	})
+	m.HandleFunc("t", "big", func(context.Context, []byte) ([]byte, error) { return make([]byte, 11), nil })
+	d := &transport.Dispatcher{Mux: m, Transport: "test", MaxMessageSize: 10}
+	base := context.Background()
+
+	if r := d.Serve(base, &transport.Request{Namespace: "t", Service: "typednil"}); r.Err != nil || string(r.Body) != "ok" {
+		t.Errorf("typed nil = %q, %v", r.Body, r.Err)
+	}
+	if r := d.Serve(base, &transport.Request{Namespace: "t", Service: "empty", Body: []byte{}}); r.Err != nil || r.Body != nil {
+		t.Errorf("empty = %#v, %v", r.Body, r.Err)
+	}
+	r := d.Serve(base, &transport.Request{Namespace: "t", Service: "ctx"})
+	if r.Err != nil || r.Header["x-upper"] != "v" || sawCtx.Err() == nil {
+		t.Errorf("ctx: reply header %v, err %v, handler ctx err after return %v", r.Header, r.Err, sawCtx.Err())
+	}
+	if r := d.Serve(base, &transport.Request{Namespace: "t", Service: "badreply"}); micro.CodeOf(r.Err) != micro.Internal || r.Body != nil {
+		t.Errorf("reserved reply header = %q, %v; want Internal and no body", r.Body, r.Err)
+	}
+	if r := d.Serve(base, &transport.Request{Namespace: "t", Service: "big"}); micro.CodeOf(r.Err) != micro.ResourceExhausted {
+		t.Errorf("big reply = %v", r.Err)
+	}
+	if r := d.Serve(base, &transport.Request{Namespace: "t", Service: "empty", Body: make([]byte, 11)}); micro.CodeOf(r.Err) != micro.ResourceExhausted {
+		t.Errorf("big request = %v", r.Err)
+	}
+	if r := d.Serve(base, &transport.Request{Namespace: "t", Service: "empty", Deadline: time.Now().Add(-time.Second)}); micro.CodeOf(r.Err) != micro.DeadlineExceeded {
+		t.Errorf("expired = %v", r.Err)
+	}
+	if r := d.Serve(base, &transport.Request{Namespace: "t", Service: "nope"}); micro.CodeOf(r.Err) != micro.NotFound {
+		t.Errorf("unknown = %v", r.Err)
+	}
+	if r := d.Serve(base, &transport.Request{Err: transport.DuplicateHeader("micro-service")}); micro.CodeOf(r.Err) != micro.InvalidArgument {
+		t.Errorf("bad request = %v", r.Err)
+	}
+}
