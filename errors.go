@@ -73,7 +73,7 @@ func Errorf(code Code, format string, args ...any) *Error {
 // Error returns the code's name and the message, "NotFound: no user 7".
 func (e *Error) Error() string {
 	if e == nil {
-		return "micro: nil *Error"
+		return "<nil>"
 	}
 	if e.Message == "" {
 		return e.Code.String()
