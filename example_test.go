@@ -123,3 +123,28 @@ func ExampleWithHeader() {
 	// Output:
 	// ann inproc
 }
+
+// Client middleware adds an auth token to every call of one client.
+func ExampleWrapClient() {
+	mux := micro.NewMux()
+	mux.HandleFunc("orders", "get", func(ctx context.Context, _ []byte) ([]byte, error) {
+		if micro.RequestInfoFrom(ctx).Header.Get("authorization") != "Bearer s3cret" {
+			return nil, micro.NewError(micro.Unauthenticated, "no token")
+		}
+		return []byte("order 7"), nil
+	})
+	srv := inproc.NewServer(mux)
+	go srv.Start(context.Background())
+	defer srv.Stop(context.Background())
+	<-srv.Ready()
+
+	auth := func(next micro.Invoker) micro.Invoker {
+		return func(ctx context.Context, c *micro.Call, req []byte) ([]byte, error) {
+			return next(micro.WithHeader(ctx, "Authorization", "Bearer s3cret"), c, req)
+		}
+	}
+	client := micro.WrapClient(inproc.NewClient(srv), auth)
+	resp, err := client.Call(context.Background(), "orders", "get", nil)
+	fmt.Printf("%s %v\n", resp, err)
+	// Output: order 7 <nil>
+}
