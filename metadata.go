@@ -88,6 +88,8 @@ type RequestInfo struct {
 	Namespace string
 	Service   string
 	Transport string // "inproc", "grpc", "nats", "kafka", "http", "jetstream"
+	// OneWay is set for a message sent with Send: no reply reaches anyone.
+	OneWay bool
 	// Header holds the request headers, keys lower-case; nil if there are
 	// none. Do not modify it.
 	Header Header
