@@ -1,0 +1,89 @@
+package otelmicro_test
+
+// The transports the tests run on, started as the transports' own tests
+// start them: loopback gRPC, an embedded nats-server, an in-process kfake
+// cluster. Kept in this one file so that a change of the transports'
+// constructors or options is adapted here only.
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/transport/grpc"
+	"github.com/dancinggopher/micro/transport/inproc"
+	"github.com/dancinggopher/micro/transport/kafka"
+	"github.com/dancinggopher/micro/transport/nats"
+)
+
+// serveInproc serves mux in process and returns a client of it.
+func serveInproc(t testing.TB, mux *micro.Mux) micro.Client {
+	t.Helper()
+	srv := inproc.NewServer(mux)
+	microtest.Serve(t, context.Background(), srv)
+	return inproc.NewClient(srv)
+}
+
+// serveGRPC serves mux on a loopback port and returns a client of it.
+func serveGRPC(t testing.TB, mux *micro.Mux) micro.Client {
+	t.Helper()
+	srv := grpc.NewServer(mux, grpc.WithAddress("127.0.0.1:0"))
+	microtest.Serve(t, context.Background(), srv)
+	c, err := grpc.NewClient(srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// serveNATS starts a nats-server on a loopback port, serves mux on it and
+// returns a client of it.
+func serveNATS(t testing.TB, mux *micro.Mux) micro.Client {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	srv := nats.NewServer(mux, nats.WithURL(ns.ClientURL()))
+	microtest.Serve(t, context.Background(), srv)
+	c, err := nats.NewClient(nats.WithURL(ns.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// serveKafka starts a one-broker kfake cluster, serves mux on it in the
+// consumer group "otel" and returns a client of it.
+func serveKafka(t testing.TB, mux *micro.Mux) micro.Client {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	brokers := kafka.WithBrokers(cluster.ListenAddrs()...)
+	srv := kafka.NewServer(mux, brokers, kafka.WithGroup("otel"), kafka.WithCreateTopics(1), kafka.WithRetries(0, 0))
+	microtest.Serve(t, context.Background(), srv)
+	c, err := kafka.NewClient(brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
