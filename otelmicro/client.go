@@ -3,6 +3,7 @@ package otelmicro
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
@@ -42,11 +43,9 @@ func (t *telemetry) inject(ctx context.Context) context.Context {
 	if !trace.SpanContextFromContext(ctx).IsValid() && baggage.FromContext(ctx).Len() == 0 {
 		return ctx
 	}
-	var out outgoing
-	t.cfg.prop.Inject(ctx, &out)
-	if len(out.kv) == 0 {
-		return ctx
-	}
+	out := carriers.Get().(*outgoing)
+	defer out.release()
+	t.cfg.prop.Inject(ctx, out)
 	have, _ := transport.OutgoingHeader(ctx)
 	n := len(have)
 	for i := 0; i+1 < len(out.kv); i += 2 {
@@ -63,9 +62,18 @@ func (t *telemetry) inject(ctx context.Context) context.Context {
 }
 
 // outgoing collects what a propagator writes, keeping only the headers
-// that micro's header alphabet can carry.
+// that micro's header alphabet can carry. They are pooled: a propagator
+// writes two or three headers per call.
 type outgoing struct {
 	kv []string // key, value, key, value...
+}
+
+var carriers = sync.Pool{New: func() any { return &outgoing{kv: make([]string, 0, 6)} }}
+
+func (o *outgoing) release() {
+	clear(o.kv)
+	o.kv = o.kv[:0]
+	carriers.Put(o)
 }
 
 func (o *outgoing) Get(key string) string {

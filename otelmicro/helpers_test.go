@@ -73,6 +73,8 @@ func names(spans []sdktrace.ReadOnlySpan) []string {
 // telemetry is what a test observes: spans, metrics, and the options that
 // send both there.
 type telemetry struct {
+	tp     *sdktrace.TracerProvider
+	mp     *sdkmetric.MeterProvider
 	rec    *recorder
 	reader *sdkmetric.ManualReader
 	opts   []otelmicro.Option
@@ -87,7 +89,7 @@ func newTelemetry(t testing.TB) *telemetry {
 		tp.Shutdown(context.Background())
 		mp.Shutdown(context.Background())
 	})
-	return &telemetry{rec: rec, reader: reader, opts: []otelmicro.Option{
+	return &telemetry{tp: tp, mp: mp, rec: rec, reader: reader, opts: []otelmicro.Option{
 		otelmicro.WithTracerProvider(tp), otelmicro.WithMeterProvider(mp), otelmicro.WithPropagator(w3c),
 	}}
 }
