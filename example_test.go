@@ -183,3 +183,24 @@ func ExampleMux_Handle_perRoute() {
 	// deleted
 	// user 7
 }
+
+// A typed client: the Stub binds a namespace and a codec, and Invoke infers
+// the request and reply types from its arguments.
+func ExampleInvoke() {
+	type HelloRequest struct{ Name string }
+	type HelloReply struct{ Message string }
+	mux := micro.NewMux()
+	mux.Handle("greeter", "hello", micro.JSON(func(_ context.Context, r HelloRequest) (HelloReply, error) {
+		return HelloReply{"Hello, " + r.Name + "!"}, nil
+	}))
+	srv := inproc.NewServer(mux)
+	go srv.Start(context.Background())
+	defer srv.Stop(context.Background())
+	<-srv.Ready()
+
+	greeter := micro.NewStub(inproc.NewClient(srv), "greeter", micro.JSONCodec)
+	var reply HelloReply
+	err := micro.Invoke(context.Background(), greeter, "hello", HelloRequest{Name: "World"}, &reply)
+	fmt.Println(reply.Message, err)
+	// Output: Hello, World! <nil>
+}
