@@ -93,3 +93,6 @@ func (c *Client) serve(r *transport.Request) transport.Reply {
 	defer c.srv.Gate().Leave()
 	return c.srv.d.Serve(c.srv.Base(), r)
 }
+
+// String returns "inproc", the name client middleware sees in micro.Call.
+func (c *Client) String() string { return "inproc" }
