@@ -104,7 +104,7 @@ func ValidHeaders(t *testing.T, tr Transport) {
 		}, nil},
 		{"64 headers", many, nil},
 	}
-	seen := make(chan micro.Header, 1)
+	seen := make(chan micro.Header, len(sets))
 	var ran atomic.Int32
 	_, c := e.start(t, e.headerSink(seen, &ran))
 	for _, s := range sets {
@@ -115,7 +115,7 @@ func ValidHeaders(t *testing.T, tr Transport) {
 			t.Errorf("%s: Call: %v", s.name, err)
 			continue
 		}
-		if got := <-seen; !maps.Equal(got, s.want) {
+		if got := wait(t, seen, Timeout, "Call handled"); !maps.Equal(got, s.want) {
 			t.Errorf("%s: the handler saw %d headers %s, want %d: %s", s.name, len(got), diff(got, s.want), len(s.want), diff(s.want, got))
 		}
 	}
