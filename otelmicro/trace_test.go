@@ -2,6 +2,7 @@ package otelmicro_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"go.opentelemetry.io/otel/codes"
@@ -158,4 +159,40 @@ func cut(route string) (ns, svc string, ok bool) {
 		}
 	}
 	return route, "", false
+}
+
+// TestKafkaRetries checks that a Kafka record whose handler is retried
+// shows as one CONSUMER span per attempt, each a child of the record's
+// PRODUCER span, the failed ones with status Error.
+func TestKafkaRetries(t *testing.T) {
+	t.Parallel()
+	tm := newTelemetry(t)
+	mux := micro.NewMux()
+	mux.Use(otelmicro.Middleware(tm.opts...))
+	attempts := 0
+	mux.HandleFunc("jobs", "flaky", func(context.Context, []byte) ([]byte, error) {
+		if attempts++; attempts < 3 {
+			return nil, micro.NewError(micro.Unavailable, "not yet")
+		}
+		return nil, nil
+	})
+	c := micro.WrapClient(serveKafkaRetries(t, mux, 2), otelmicro.ClientMiddleware(tm.opts...))
+	if err := c.Send(context.Background(), "jobs", "flaky", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	spans := tm.rec.wait(t, 4)
+	producer := find(t, spans, trace.SpanKindProducer, "jobs.flaky")
+	var statuses []codes.Code
+	for _, s := range spans {
+		if s.SpanKind() != trace.SpanKindConsumer {
+			continue
+		}
+		statuses = append(statuses, s.Status().Code)
+		if s.Parent().SpanID() != producer.SpanContext().SpanID() {
+			t.Errorf("attempt's parent %s, want the producer %s", s.Parent().SpanID(), producer.SpanContext().SpanID())
+		}
+	}
+	if want := []codes.Code{codes.Error, codes.Error, codes.Unset}; !slices.Equal(statuses, want) {
+		t.Errorf("consumer spans' statuses %v, want %v", statuses, want)
+	}
 }

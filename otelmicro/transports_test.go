@@ -69,8 +69,11 @@ func serveNATS(t testing.TB, mux *micro.Mux) micro.Client {
 }
 
 // serveKafka starts a one-broker kfake cluster, serves mux on it in the
-// consumer group "otel" and returns a client of it.
-func serveKafka(t testing.TB, mux *micro.Mux) micro.Client {
+// consumer group "otel", without retries unless retries > 0, and returns
+// a client of it.
+func serveKafka(t testing.TB, mux *micro.Mux) micro.Client { return serveKafkaRetries(t, mux, 0) }
+
+func serveKafkaRetries(t testing.TB, mux *micro.Mux, retries int) micro.Client {
 	t.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -78,7 +81,7 @@ func serveKafka(t testing.TB, mux *micro.Mux) micro.Client {
 	}
 	t.Cleanup(cluster.Close)
 	brokers := kafka.WithBrokers(cluster.ListenAddrs()...)
-	srv := kafka.NewServer(mux, brokers, kafka.WithGroup("otel"), kafka.WithCreateTopics(1), kafka.WithRetries(0, 0))
+	srv := kafka.NewServer(mux, brokers, kafka.WithGroup("otel"), kafka.WithCreateTopics(1), kafka.WithRetries(retries, time.Millisecond))
 	microtest.Serve(t, context.Background(), srv)
 	c, err := kafka.NewClient(brokers)
 	if err != nil {
