@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dancinggopher/micro"
@@ -50,10 +51,10 @@ type telemetry struct {
 	cfg    config
 	tracer trace.Tracer
 	server bool
-	rpc    metric.Float64Histogram // rpc.{server,client}.call.duration
-	msg    metric.Float64Histogram // messaging.process.duration, messaging.client.operation.duration
-	active metric.Int64UpDownCounter
-	mu     sync.Mutex // serializes additions to routes
+	rpc    metric.Float64Histogram   // rpc.{server,client}.call.duration
+	msg    metric.Float64Histogram   // messaging.process.duration, messaging.client.operation.duration
+	active metric.Int64UpDownCounter // server side only
+	mu     sync.Mutex                // serializes additions to routes
 	routes atomic.Pointer[map[key]*route]
 }
 
@@ -70,26 +71,31 @@ func newTelemetry(opts []Option, server bool) *telemetry {
 	}
 	t.rpc, err = m.Float64Histogram(rpcName, metric.WithUnit("s"), metric.WithDescription(rpcDesc),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	handle(err)
+	t.rpc = instrumentOr[metric.Float64Histogram](t.rpc, err, noop.Float64Histogram{})
 	t.msg, err = m.Float64Histogram(msgName, metric.WithUnit("s"), metric.WithDescription(msgDesc),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	handle(err)
+	t.msg = instrumentOr[metric.Float64Histogram](t.msg, err, noop.Float64Histogram{})
 	if server {
 		t.active, err = m.Int64UpDownCounter("micro.server.active_requests", metric.WithUnit("{request}"),
 			metric.WithDescription("Number of requests and messages that handlers are serving."))
-		handle(err)
+		t.active = instrumentOr[metric.Int64UpDownCounter](t.active, err, noop.Int64UpDownCounter{})
 	}
 	empty := map[key]*route{}
 	t.routes.Store(&empty)
 	return t
 }
 
-// handle reports an error creating an instrument to OpenTelemetry's error
-// handler; the instrument returned with it still works as a no-op.
-func handle(err error) {
+// instrumentOr returns instrument, or fallback if it is nil; it reports an error
+// creating the instrument to OpenTelemetry's error handler.
+func instrumentOr[I comparable](instrument I, err error, fallback I) I {
 	if err != nil {
 		otel.Handle(err)
 	}
+	var zero I
+	if instrument == zero {
+		return fallback
+	}
+	return instrument
 }
 
 // route returns the route of k, building and caching it the first time.

@@ -176,7 +176,7 @@ func TestKafkaRetries(t *testing.T) {
 		}
 		return nil, nil
 	})
-	c := micro.WrapClient(serveKafkaRetries(t, mux, 2), otelmicro.ClientMiddleware(tm.opts...))
+	c := micro.WrapClient(serveKafkaOn(t, kafkaCluster(t), mux, 2, ""), otelmicro.ClientMiddleware(tm.opts...))
 	if err := c.Send(context.Background(), "jobs", "flaky", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -194,5 +194,43 @@ func TestKafkaRetries(t *testing.T) {
 	}
 	if want := []codes.Code{codes.Error, codes.Error, codes.Unset}; !slices.Equal(statuses, want) {
 		t.Errorf("consumer spans' statuses %v, want %v", statuses, want)
+	}
+}
+
+// TestKafkaDeadLetter checks that a record dead-lettered by the server
+// stays in its trace: its dead letter keeps the record's headers, so the
+// consumer of the dead-letter topic is a child of the original PRODUCER
+// span, after the failed CONSUMER span.
+func TestKafkaDeadLetter(t *testing.T) {
+	t.Parallel()
+	tm := newTelemetry(t)
+	mux := micro.NewMux()
+	mux.Use(otelmicro.Middleware(tm.opts...))
+	mux.HandleFunc("jobs", "poison", func(context.Context, []byte) ([]byte, error) {
+		return nil, micro.NewError(micro.InvalidArgument, "cannot parse")
+	})
+	dlq := micro.NewMux()
+	dlq.Use(otelmicro.Middleware(tm.opts...))
+	dlq.HandleFunc("dlq", "poison", func(context.Context, []byte) ([]byte, error) { return nil, nil })
+	brokers := kafkaCluster(t)
+	c := micro.WrapClient(serveKafkaOn(t, brokers, mux, 0, "dlq"), otelmicro.ClientMiddleware(tm.opts...))
+	serveKafkaOn(t, brokers, dlq, 0, "")
+	if err := c.Send(context.Background(), "jobs", "poison", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	spans := tm.rec.wait(t, 3)
+	producer := find(t, spans, trace.SpanKindProducer, "jobs.poison")
+	failed := find(t, spans, trace.SpanKindConsumer, "jobs.poison")
+	dead := find(t, spans, trace.SpanKindConsumer, "dlq.poison")
+	if failed.Status().Code != codes.Error || dead.Status().Code != codes.Unset {
+		t.Errorf("statuses: record %v, dead letter %v; want Error, Unset", failed.Status().Code, dead.Status().Code)
+	}
+	for _, s := range []sdktrace.ReadOnlySpan{failed, dead} {
+		if s.Parent().SpanID() != producer.SpanContext().SpanID() {
+			t.Errorf("%s: parent %s, want the producer %s", s.Name(), s.Parent().SpanID(), producer.SpanContext().SpanID())
+		}
+	}
+	if d := diffAttrs(dead.Attributes(), map[string]string{"messaging.destination.name": "dlq", "messaging.system": "kafka"}); d != nil {
+		t.Errorf("dead letter's span: %v", d)
 	}
 }

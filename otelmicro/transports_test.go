@@ -69,21 +69,35 @@ func serveNATS(t testing.TB, mux *micro.Mux) micro.Client {
 }
 
 // serveKafka starts a one-broker kfake cluster, serves mux on it in the
-// consumer group "otel", without retries unless retries > 0, and returns
-// a client of it.
-func serveKafka(t testing.TB, mux *micro.Mux) micro.Client { return serveKafkaRetries(t, mux, 0) }
+// consumer group "otel", without retries, and returns a client of it.
+func serveKafka(t testing.TB, mux *micro.Mux) micro.Client {
+	return serveKafkaOn(t, kafkaCluster(t), mux, 0, "")
+}
 
-func serveKafkaRetries(t testing.TB, mux *micro.Mux, retries int) micro.Client {
+// kafkaCluster starts a one-broker kfake cluster and returns its address.
+func kafkaCluster(t testing.TB) []string {
 	t.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	brokers := kafka.WithBrokers(cluster.ListenAddrs()...)
-	srv := kafka.NewServer(mux, brokers, kafka.WithGroup("otel"), kafka.WithCreateTopics(1), kafka.WithRetries(retries, time.Millisecond))
+	return cluster.ListenAddrs()
+}
+
+// serveKafkaOn serves mux on brokers, in a consumer group named for its
+// first namespace, with retries, and a dead-letter topic if deadLetter is
+// not "", and returns a client of it.
+func serveKafkaOn(t testing.TB, brokers []string, mux *micro.Mux, retries int, deadLetter string) micro.Client {
+	t.Helper()
+	opts := []kafka.Option{kafka.WithBrokers(brokers...), kafka.WithGroup("otel-" + mux.Namespaces()[0]),
+		kafka.WithCreateTopics(1), kafka.WithRetries(retries, time.Millisecond)}
+	if deadLetter != "" {
+		opts = append(opts, kafka.WithDeadLetterTopic(deadLetter))
+	}
+	srv := kafka.NewServer(mux, opts...)
 	microtest.Serve(t, context.Background(), srv)
-	c, err := kafka.NewClient(brokers)
+	c, err := kafka.NewClient(kafka.WithBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
