@@ -74,6 +74,36 @@ func BenchmarkCall(b *testing.B) {
 	}
 }
 
+// BenchmarkMiddleware measures the middleware alone: a Call through the
+// client and server middleware to a handler, the headers handed over as a
+// transport would, without a transport's own cost.
+//
+//	go test -run '^$' -bench Middleware -benchmem -count 6 ./otelmicro | benchstat -col /otel -
+func BenchmarkMiddleware(b *testing.B) {
+	for _, p := range providers {
+		b.Run("otel="+p.name, func(b *testing.B) {
+			var endpoint micro.Endpoint = micro.HandlerFunc(func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
+			invoke := micro.Invoker(func(ctx context.Context, c *micro.Call, req []byte) ([]byte, error) {
+				h, _ := kit.OutgoingHeader(ctx)
+				info := &micro.RequestInfo{Namespace: c.Namespace, Service: c.Service, Transport: "bench", Header: h, ReplyHeader: micro.Header{}}
+				return endpoint.Handle(kit.NewContext(context.Background(), info), req)
+			})
+			if p.opts != nil {
+				opts := p.opts()
+				endpoint = otelmicro.Middleware(opts...)(endpoint)
+				invoke = otelmicro.ClientMiddleware(opts...)(invoke)
+			}
+			call, ctx, req := &micro.Call{Namespace: "bench", Service: "echo", Transport: "bench"}, context.Background(), []byte("hello")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := invoke(ctx, call, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // TestAllocs checks that, for a request whose span is not sampled, the
 // middleware allocates nothing beyond what the tracer's Start does.
 func TestAllocs(t *testing.T) {
