@@ -2,6 +2,8 @@ package nats_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,11 +80,6 @@ func TestDeadlineExceeded(t *testing.T) {
 	defer cancel()
 	_, err := c.Call(ctx, "test", "block", nil)
 	wantCode(t, err, micro.DeadlineExceeded)
-
-	// Without a ctx deadline, WithTimeout bounds the call.
-	c = newClient(t, ns, nats.WithTimeout(50*time.Millisecond))
-	_, err = c.Call(context.Background(), "test", "block", nil)
-	wantCode(t, err, micro.DeadlineExceeded)
 }
 
 func TestForeignServiceError(t *testing.T) {
@@ -150,4 +147,19 @@ func TestInvalidHeaderKeys(t *testing.T) {
 		_, err = c.Call(micro.WithHeader(testCtx(t), "bad:key", "x"), "test", "badreply", nil)
 		wantCode(t, err, micro.InvalidArgument)
 	})
+}
+
+func TestInvalidPrefix(t *testing.T) {
+	ns := runNATS(t, nil)
+	for _, p := range []string{">", "*", "a.>", "a..b", ".a", "a b"} {
+		_, err := nats.NewClient(nats.WithURL(ns.ClientURL()), nats.WithPrefix(p))
+		if e := wantCode(t, err, micro.InvalidArgument); !strings.Contains(e.Message, strconv.Quote(p)) {
+			t.Errorf("prefix %q: message %q does not name it", p, e.Message)
+		}
+	}
+	for _, p := range []string{"prod", "prod.eu-1", "A_b.c"} {
+		c := newClient(t, ns, nats.WithPrefix(p))
+		_, err := c.Call(testCtx(t), "nobody", "home", nil)
+		wantCode(t, err, micro.Unavailable)
+	}
 }

@@ -46,18 +46,24 @@ func runNATS(t testing.TB, opts *server.Options) *server.Server {
 	return ns
 }
 
-// serve starts a Server for mux on ns and returns a Client of it.
-func serve(t testing.TB, ns *server.Server, mux *micro.Mux, opts ...nats.Option) (*nats.Server, *nats.Client) {
+// serve starts a Server for mux on ns with opts, and returns a Client of
+// it given those of opts that apply to both sides.
+func serve(t testing.TB, ns *server.Server, mux *micro.Mux, opts ...nats.ServerOption) (*nats.Server, *nats.Client) {
 	t.Helper()
-	opts = append([]nats.Option{nats.WithURL(ns.ClientURL())}, opts...)
-	srv := nats.NewServer(mux, opts...)
+	srv := nats.NewServer(mux, append([]nats.ServerOption{nats.WithURL(ns.ClientURL())}, opts...)...)
 	microtest.Serve(t, nil, srv)
-	return srv, newClient(t, ns, opts...)
+	var copts []nats.ClientOption
+	for _, o := range opts {
+		if o, ok := o.(nats.ClientOption); ok {
+			copts = append(copts, o)
+		}
+	}
+	return srv, newClient(t, ns, copts...)
 }
 
-func newClient(t testing.TB, ns *server.Server, opts ...nats.Option) *nats.Client {
+func newClient(t testing.TB, ns *server.Server, opts ...nats.ClientOption) *nats.Client {
 	t.Helper()
-	c, err := nats.NewClient(append([]nats.Option{nats.WithURL(ns.ClientURL())}, opts...)...)
+	c, err := nats.NewClient(append([]nats.ClientOption{nats.WithURL(ns.ClientURL())}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
