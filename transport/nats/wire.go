@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"maps"
 	"slices"
 	"strings"
 
@@ -45,11 +44,21 @@ func readRequest(ns, service string, m *natsgo.Msg) *transport.Request {
 // those are dropped, while a sender's "status" is a user header.
 func readHeader(h natsgo.Header) (user micro.Header, deadline []string) {
 	var r transport.HeaderReader
-	for _, k := range slices.Sorted(maps.Keys(h)) {
+	var buf [16]string // keys of a usual message, sorted without allocating
+	keys := buf[:0]
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
 		switch {
 		case k == "Status" || k == "Description":
 		case strings.EqualFold(k, hdrDeadline):
-			deadline = append(deadline, h[k]...)
+			if deadline == nil {
+				deadline = h[k] // read, never written
+			} else {
+				deadline = slices.Concat(deadline, h[k])
+			}
 		default:
 			for _, v := range h[k] {
 				r.Add(k, v)
