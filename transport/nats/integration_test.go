@@ -35,7 +35,7 @@ func TestConformanceExternal(t *testing.T) {
 			return srv, c
 		},
 		MaxMessageSize: testLimit,
-		Skip:           suiteSkips,
-		Features:       microtest.Features{UnknownNamespace: micro.Unavailable, NoCancel: true},
+
+		Features: microtest.Features{UnknownNamespace: micro.Unavailable, NoCancel: true},
 	})
 }

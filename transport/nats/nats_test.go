@@ -78,7 +78,7 @@ func TestConformance(t *testing.T) {
 			return serve(t, ns, mux, nats.WithMaxMessageSize(testLimit))
 		},
 		MaxMessageSize: testLimit,
-		Skip:           suiteSkips,
+
 		Features: microtest.Features{
 			// A namespace no server subscribes to gets no responders, as
 			// does a stopped server: NATS cannot tell them apart, and
@@ -132,12 +132,4 @@ func echoMux(entered chan<- struct{}, release <-chan struct{}) *micro.Mux {
 		return []byte("done"), nil
 	})
 	return m
-}
-
-// suiteSkips are cases on which the transport kit and the suite disagree
-// whatever the transport: inproc, the reference, fails them alike.
-var suiteSkips = map[string]string{
-	"ReservedHeaders": "kit and suite disagree, inproc alike: the kit no longer reserves content-type",
-	"InvalidReplyHeaders": "kit and suite disagree, inproc alike: the kit no longer reserves content-type, " +
-		"and names a reserved reply key as the handler wrote it, not lower-cased",
 }
