@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
+	"github.com/dancinggopher/micro/internal/testutil"
 	"github.com/dancinggopher/micro/kafkatest"
 )
 
@@ -167,16 +167,5 @@ func TestNew(t *testing.T) {
 // TestNoBrokerInTransport checks that a program importing micro's Kafka
 // transport does not link kfake: only this package does.
 func TestNoBrokerInTransport(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the go command")
-	}
-	out, err := exec.Command("go", "list", "-deps", "github.com/dancinggopher/micro/transport/kafka").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, pkg := range strings.Fields(string(out)) {
-		if pkg == "github.com/twmb/franz-go/pkg/kfake" || pkg == "github.com/dancinggopher/micro/kafkatest" {
-			t.Errorf("transport/kafka links %s", pkg)
-		}
-	}
+	testutil.NotLinked(t, "github.com/dancinggopher/micro/transport/kafka", "github.com/twmb/franz-go/pkg/kfake", "github.com/dancinggopher/micro/kafkatest")
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
+	"github.com/dancinggopher/micro/internal/testutil"
 	"github.com/dancinggopher/micro/natstest"
 )
 
@@ -173,16 +173,5 @@ func TestPortTaken(t *testing.T) {
 // TestNoBrokerInTransport checks that a program importing micro's NATS
 // transport does not link nats-server: only this package does.
 func TestNoBrokerInTransport(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the go command")
-	}
-	out, err := exec.Command("go", "list", "-deps", "github.com/dancinggopher/micro/transport/nats").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, pkg := range strings.Fields(string(out)) {
-		if strings.HasPrefix(pkg, "github.com/nats-io/nats-server") || pkg == "github.com/dancinggopher/micro/natstest" {
-			t.Errorf("transport/nats links %s", pkg)
-		}
-	}
+	testutil.NotLinked(t, "github.com/dancinggopher/micro/transport/nats", "github.com/nats-io/nats-server/", "github.com/dancinggopher/micro/natstest")
 }

@@ -107,8 +107,18 @@ type fakeTB struct {
 	failed bool
 }
 
-func (*fakeTB) Helper() {}
+func (*fakeTB) Helper()                 {}
+func (f *fakeTB) Errorf(string, ...any) { f.failed = true }
 func (f *fakeTB) Fatalf(string, ...any) {
 	f.failed = true
 	runtime.Goexit()
+}
+
+func TestNotLinked(t *testing.T) {
+	testutil.NotLinked(t, "github.com/dancinggopher/micro/internal/testutil", "google.golang.org/grpc")
+	if !fails(func(tb testing.TB) {
+		testutil.NotLinked(tb, "github.com/dancinggopher/micro/internal/testutil", "crypto/tls")
+	}) {
+		t.Error("NotLinked did not fail on a package that is linked")
+	}
 }
