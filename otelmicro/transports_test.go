@@ -1,20 +1,19 @@
 package otelmicro_test
 
-// The transports the tests run on, started as the transports' own tests
-// start them: loopback gRPC, an embedded nats-server, an in-process kfake
-// cluster. Kept in this one file so that a change of the transports'
-// constructors or options is adapted here only.
+// The transports the tests run on: loopback gRPC, an embedded nats-server
+// (natstest), an in-process kfake cluster (kafkatest). Kept in this one file
+// so that a change of the transports' constructors or options is adapted
+// here only.
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/grpc"
 	"github.com/dancinggopher/micro/transport/inproc"
 	"github.com/dancinggopher/micro/transport/kafka"
@@ -46,21 +45,10 @@ func serveGRPC(t testing.TB, mux *micro.Mux) micro.Client {
 // returns a client of it.
 func serveNATS(t testing.TB, mux *micro.Mux) micro.Client {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	srv := nats.NewServer(mux, nats.WithURL(ns.ClientURL()))
+	ns := natstest.Start(t)
+	srv := nats.NewServer(mux, nats.WithURL(ns.URL()))
 	microtest.Serve(t, context.Background(), srv)
-	c, err := nats.NewClient(nats.WithURL(ns.ClientURL()))
+	c, err := nats.NewClient(nats.WithURL(ns.URL()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,16 +62,8 @@ func serveKafka(t testing.TB, mux *micro.Mux) micro.Client {
 	return serveKafkaOn(t, kafkaCluster(t), mux, 0, "")
 }
 
-// kafkaCluster starts a one-broker kfake cluster and returns its address.
-func kafkaCluster(t testing.TB) []string {
-	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	return cluster.ListenAddrs()
-}
+// kafkaCluster starts a one-broker cluster and returns its address.
+func kafkaCluster(t testing.TB) []string { return kafkatest.Start(t).Addrs() }
 
 // serveKafkaOn serves mux on brokers, in a consumer group named for its
 // first namespace, with retries, and a dead-letter topic if deadLetter is
