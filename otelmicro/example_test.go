@@ -3,10 +3,13 @@ package otelmicro_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/otelmicro"
@@ -49,4 +52,28 @@ func Example() {
 	// server greeter.hello true
 	// client greeter.hello true
 	// server's parent is the client: true
+}
+
+// A handler's log lines carry the trace and span of its request.
+func ExampleNewLogHandler() {
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	log := slog.New(otelmicro.NewLogHandler(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime})))
+
+	// In a handler under otelmicro.Middleware, ctx carries the request's
+	// span; here one is made up.
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled,
+	}))
+	log.InfoContext(ctx, "charged", "amount", 42)
+	log.Info("no request")
+	// Output:
+	// level=INFO msg=charged amount=42 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7
+	// level=INFO msg="no request"
 }

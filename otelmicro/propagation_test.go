@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dancinggopher/micro"
@@ -165,4 +166,42 @@ func TestGlobalProviders(t *testing.T) {
 		t.Errorf("server span's parent %s, want the client span %s", srv.Parent().SpanID(), cl.SpanContext().SpanID())
 	}
 	tm.metric(t, "rpc.server.call.duration")
+}
+
+// headerWriter is a propagator that writes what micro's headers can and
+// cannot carry.
+type headerWriter struct{}
+
+func (headerWriter) Inject(_ context.Context, c propagation.TextMapCarrier) {
+	c.Set("X-Upper", "kept, lower-cased")
+	c.Set("grpc-trace-bin", "reserved")
+	c.Set("x-newline", "bad\nvalue")
+	c.Set("x-space", " leading space")
+	c.Set("x-long", strings.Repeat("v", 4097))
+}
+func (headerWriter) Extract(ctx context.Context, _ propagation.TextMapCarrier) context.Context {
+	return ctx
+}
+func (headerWriter) Fields() []string { return []string{"x-upper"} }
+
+// TestPropagatorHeaders checks that of what a propagator writes only what
+// micro's header alphabet carries is sent, and the call never fails for
+// the rest.
+func TestPropagatorHeaders(t *testing.T) {
+	t.Parallel()
+	tm := newTelemetry(t)
+	mux := micro.NewMux()
+	seen := make(chan micro.Header, 1)
+	mux.HandleFunc("prop", "call", func(ctx context.Context, _ []byte) ([]byte, error) {
+		seen <- micro.RequestInfoFrom(ctx).Header
+		return nil, nil
+	})
+	opts := append(tm.opts[:len(tm.opts):len(tm.opts)], otelmicro.WithPropagator(headerWriter{}))
+	c := micro.WrapClient(serveInproc(t, mux), otelmicro.ClientMiddleware(opts...))
+	if _, err := c.Call(context.Background(), "prop", "call", nil); err != nil {
+		t.Fatalf("Call: %v", err)
+	}
+	if h := <-seen; len(h) != 1 || h["x-upper"] != "kept, lower-cased" {
+		t.Errorf("headers %q, want only x-upper", h)
+	}
 }
