@@ -58,7 +58,7 @@ func checkLag(t *testing.T, c *kfake.Cluster, group string) {
 func TestDeliveryRestarts(t *testing.T) {
 	c := cluster(t, kfake.SeedTopics(partitions, "work"))
 	tl := newTally(records, 5000, 10000, 15000)
-	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("restarts")}
+	opts := []kafka.ServerOption{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("restarts")}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	r := serve(t, deliveryMux(tl), opts...)
 	for _, m := range []int64{5000, 10000, 15000} {
@@ -89,7 +89,7 @@ func TestDeliveryMembership(t *testing.T) {
 		marks = append(marks, m)
 	}
 	tl := newTally(records, marks...)
-	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("churn"), fastGroup}
+	opts := []kafka.ServerOption{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("churn"), fastGroup}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	members := []*running{serve(t, deliveryMux(tl), opts...)}
 	var joins, leaves int
@@ -142,7 +142,7 @@ func TestDeliveryBrokerRestart(t *testing.T) {
 	p, _ := strconv.Atoi(port)
 
 	tl := newTally(records, records/2)
-	opts := []kafka.Option{kafka.WithBrokers(addrs...), kafka.WithGroup("restart"), fastGroup}
+	opts := []kafka.ServerOption{kafka.WithBrokers(addrs...), kafka.WithGroup("restart"), fastGroup}
 	cl, err := kafka.NewClient(kafka.WithBrokers(addrs...))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestDeliveryKilled(t *testing.T) {
 		return tl.handler()(ctx, req)
 	})
 	ks := &killSwitch{}
-	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("killed"), fastGroup, kafka.WithRetries(0, 0)}
+	opts := []kafka.ServerOption{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("killed"), fastGroup, kafka.WithRetries(0, 0)}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	a := serve(t, dead, append(opts, kafka.WithClientOptions(
 		kgo.Dialer(ks.dial), kgo.SessionTimeout(time.Second), kgo.RebalanceTimeout(2*time.Second)))...)

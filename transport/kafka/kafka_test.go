@@ -32,14 +32,14 @@ func TestConformance(t *testing.T) {
 	microtest.Run(t, microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
 			c := cluster(t)
-			common := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithMaxMessageSize(testLimit)}
-			srv := kafka.NewServer(mux, append(common,
+			brokers, limit := kafka.WithBrokers(c.ListenAddrs()...), kafka.WithMaxMessageSize(testLimit)
+			srv := kafka.NewServer(mux, brokers, limit,
 				kafka.WithGroup("conformance"),
 				kafka.WithCreateTopics(4),
 				kafka.WithRetries(0, 0),
-			)...)
+			)
 			microtest.Serve(t, context.Background(), srv)
-			cl, err := kafka.NewClient(common...)
+			cl, err := kafka.NewClient(brokers, limit)
 			if err != nil {
 				t.Fatal(err)
 			}
