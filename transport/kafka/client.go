@@ -202,6 +202,9 @@ func (c *Client) exists(ctx context.Context, topic string) error {
 	return nil
 }
 
+// String returns "kafka", the name client middleware sees in micro.Call.
+func (c *Client) String() string { return "kafka" }
+
 // randomID returns 16 random hex digits.
 func randomID() string {
 	var b [8]byte

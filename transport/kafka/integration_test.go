@@ -43,6 +43,5 @@ func TestConformanceExternal(t *testing.T) {
 		},
 		MaxMessageSize: testLimit,
 		Features:       microtest.Features{CallAfterStop: micro.DeadlineExceeded, NoCancel: true},
-		Skip:           kitSkips,
 	})
 }

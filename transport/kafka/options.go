@@ -69,7 +69,7 @@ const (
 	DefaultConcurrency    = 64                     // WithConcurrency: partitions at once
 	DefaultRetries        = 3                      // WithRetries
 	DefaultBackoff        = 100 * time.Millisecond // WithRetries
-	DefaultProduceTimeout = 2 * time.Second        // WithProduceTimeout
+	DefaultProduceTimeout = 5 * time.Second        // WithProduceTimeout
 	defaultPollRecords    = 1000
 	maxBackoff            = 5 * time.Second
 	// headroom is what a record may carry besides its payload (headers,
@@ -207,10 +207,12 @@ func WithCreateTopics(partitions int32) ServerOption {
 // WithProduceTimeout bounds how long a Server waits for the broker to
 // acknowledge one reply or dead-letter record; a reply is bounded by the
 // caller's deadline too. A record whose reply or dead letter could not be
-// produced in time (its reply topic was deleted, say) is logged and
-// committed, so it holds its partition, and Stop, at most that long. The
-// default is DefaultProduceTimeout. It bounds the ctx given to
-// kgo.Client.ProduceSync, whatever kgo.RecordDeliveryTimeout says.
+// produced in time (a slow or failing broker) is logged and committed, so
+// it holds its partition, and Stop, at most that long. The default is
+// DefaultProduceTimeout. It bounds the ctx of each produce, whatever
+// kgo.RecordDeliveryTimeout says. A reply to a topic that does not exist
+// (deleted, or its caller gone) fails sooner: the server sets
+// kgo.UnknownTopicRetries(1), which WithClientOptions may override.
 func WithProduceTimeout(d time.Duration) ServerOption {
 	return serverOption(func(o *serverOptions) {
 		if d > 0 {

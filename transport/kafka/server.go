@@ -102,6 +102,10 @@ func (s *Server) setup(ctx context.Context) error {
 			// Replies and dead letters are read by foreign clients too,
 			// some with no compression codecs (kafkajs without plugins).
 			kgo.ProducerBatchCompression(kgo.NoCompression()),
+			// A reply topic that is gone (its caller too) fails its reply
+			// after one metadata refresh rather than kgo's four, which held
+			// the partition for seconds.
+			kgo.UnknownTopicRetries(1),
 		},
 		// What the delivery guarantee rests on, after the user's options.
 		kgo.ConsumeTopics(topics...),
