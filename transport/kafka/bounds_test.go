@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -17,14 +17,14 @@ import (
 // the next backoff would outlast the caller's deadline: the caller gets the
 // handler's error at once, not DeadlineExceeded after the backoff.
 func TestRetryWithinDeadline(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(1, "work"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(1, "work"))
 	var attempts atomic.Int32
 	mux := micro.NewMux()
 	mux.HandleFunc("work", "flaky", func(context.Context, []byte) ([]byte, error) {
 		attempts.Add(1)
 		return nil, micro.Errorf(micro.Unavailable, "try later")
 	})
-	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"), kafka.WithRetries(3, time.Minute))
+	serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"), kafka.WithRetries(3, time.Minute))
 	cl := newClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second) // the backoff is 5s: a minute, capped
 	defer cancel()
@@ -42,7 +42,7 @@ func TestRetryWithinDeadline(t *testing.T) {
 // request was handled, followed by another caller's request: that one is
 // answered within the produce timeout of each, and Stop is not held longer.
 func TestUndeliverableReply(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(1, "work"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(1, "work"))
 	const bound = 500 * time.Millisecond
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	mux := micro.NewMux()
@@ -52,9 +52,9 @@ func TestUndeliverableReply(t *testing.T) {
 		<-release
 		return []byte("late"), nil
 	})
-	r := serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"), kafka.WithProduceTimeout(bound))
+	r := serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"), kafka.WithProduceTimeout(bound))
 
-	raw, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	raw, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestUndeliverableReply(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	gone, err := kafka.NewClient(kafka.WithBrokers(c.ListenAddrs()...))
+	gone, err := kafka.NewClient(kafka.WithBrokers(c.Addrs()...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestUndeliverableReply(t *testing.T) {
 // TestAbandonedHandlerReplies has Stop give up on a handler; the handler's
 // reply still reaches its caller.
 func TestAbandonedHandlerReplies(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(1, "work"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(1, "work"))
 	entered, release := make(chan struct{}), make(chan struct{})
 	mux := micro.NewMux()
 	mux.HandleFunc("work", "slow", func(ctx context.Context, _ []byte) ([]byte, error) {
@@ -115,7 +115,7 @@ func TestAbandonedHandlerReplies(t *testing.T) {
 		<-release
 		return []byte("finished anyway"), nil
 	})
-	r := serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"))
+	r := serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"))
 	cl := newClient(t, c)
 	called := make(chan error, 1)
 	var resp []byte

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -24,7 +24,7 @@ import (
 // with Internal and forges nothing; replies and dead letters are not
 // compressed.
 func TestWireContract(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(2, "pfx-greeter", "replies"), kfake.SeedTopics(1, "dlq"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(2, "pfx-greeter", "replies"), kafkatest.WithTopics(1, "dlq"))
 	mux := micro.NewMux()
 	mux.HandleFunc("greeter", "hello", func(ctx context.Context, req []byte) ([]byte, error) {
 		info := micro.RequestInfoFrom(ctx)
@@ -46,10 +46,10 @@ func TestWireContract(t *testing.T) {
 		info.ReplyHeader.Set("micro-correlation-id", "forged")
 		return []byte("fine"), nil
 	})
-	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("greeter"), kafka.WithTopicPrefix("pfx-"),
+	serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("greeter"), kafka.WithTopicPrefix("pfx-"),
 		kafka.WithDeadLetterTopic("dlq"))
 
-	raw, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("replies", "dlq"),
+	raw, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ConsumeTopics("replies", "dlq"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestWireContract(t *testing.T) {
 // receiving only its own replies, while a key keeps a caller's requests in
 // order.
 func TestSharedReplyTopic(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(4, "work"), kfake.SeedTopics(2, "replies"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(4, "work"), kafkatest.WithTopics(2, "replies"))
 	var mu sync.Mutex
 	last := map[string]int{}
 	mux := micro.NewMux()
@@ -155,7 +155,7 @@ func TestSharedReplyTopic(t *testing.T) {
 		last[who] = i
 		return req, nil
 	})
-	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"))
+	serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"))
 	var wg sync.WaitGroup
 	for _, who := range []string{"a", "b"} {
 		cl := newClient(t, c, kafka.WithReplyTopic("replies"))
@@ -180,7 +180,7 @@ func TestSharedReplyTopic(t *testing.T) {
 // dead-lettered when it names two, and a second reply topic never gets the
 // reply.
 func TestDuplicateHeaders(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(1, "work", "replies", "other", "dlq"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(1, "work", "replies", "other", "dlq"))
 	var ran sync.Map
 	mux := micro.NewMux()
 	for _, svc := range []string{"a", "b"} {
@@ -189,8 +189,8 @@ func TestDuplicateHeaders(t *testing.T) {
 			return []byte(svc), nil
 		})
 	}
-	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"), kafka.WithDeadLetterTopic("dlq"))
-	raw, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("replies", "other", "dlq"),
+	serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"), kafka.WithDeadLetterTopic("dlq"))
+	raw, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ConsumeTopics("replies", "other", "dlq"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
