@@ -14,17 +14,25 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testLimit = 64 << 10
 
-// serve starts a Server for mux on a free loopback port and returns it with
-// a Client of it; both are released at cleanup.
-func serve(t testing.TB, mux *micro.Mux, opts ...grpc.Option) (*grpc.Server, *grpc.Client) {
+// start starts a Server for mux on a free loopback port, stopped at
+// cleanup.
+func start(t testing.TB, mux *micro.Mux, opts ...grpc.ServerOption) *grpc.Server {
 	t.Helper()
-	srv := grpc.NewServer(mux, append([]grpc.Option{grpc.WithAddress("127.0.0.1:0")}, opts...)...)
+	srv := grpc.NewServer(mux, append([]grpc.ServerOption{grpc.WithAddress("127.0.0.1:0")}, opts...)...)
 	microtest.Serve(t, nil, srv)
-	return srv, dial(t, srv, opts...)
+	return srv
+}
+
+// serve starts a Server for mux and returns it with a Client of it; both
+// are released at cleanup.
+func serve(t testing.TB, mux *micro.Mux, opts ...grpc.ServerOption) (*grpc.Server, *grpc.Client) {
+	t.Helper()
+	srv := start(t, mux, opts...)
+	return srv, dial(t, srv)
 }
 
 // dial returns a Client of srv, closed at cleanup.
-func dial(t testing.TB, srv *grpc.Server, opts ...grpc.Option) *grpc.Client {
+func dial(t testing.TB, srv *grpc.Server, opts ...grpc.ClientOption) *grpc.Client {
 	t.Helper()
 	c, err := grpc.NewClient(srv.Addr().String(), opts...)
 	if err != nil {
@@ -37,7 +45,8 @@ func dial(t testing.TB, srv *grpc.Server, opts ...grpc.Option) *grpc.Client {
 func TestConformance(t *testing.T) {
 	microtest.Run(t, microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
-			return serve(t, mux, grpc.WithMaxMessageSize(testLimit))
+			srv := start(t, mux, grpc.WithMaxMessageSize(testLimit))
+			return srv, dial(t, srv, grpc.WithMaxMessageSize(testLimit))
 		},
 		MaxMessageSize: testLimit,
 	})

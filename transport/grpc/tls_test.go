@@ -103,7 +103,7 @@ func TestTLS(t *testing.T) {
 
 	// A client that does not trust the server's CA, or speaks plaintext,
 	// fails promptly.
-	for name, opts := range map[string][]grpc.Option{
+	for name, opts := range map[string][]grpc.ClientOption{
 		"untrusted": {grpc.WithTLS(&tls.Config{RootCAs: newCA(t, "other").pool})},
 		"plaintext": nil,
 	} {
