@@ -167,3 +167,25 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// The header content-type (a codec's) crosses both ways, though gRPC's own
+// content-type is its framing; a foreign client's gRPC content-type is no
+// header.
+func TestContentType(t *testing.T) {
+	m := micro.NewMux()
+	m.HandleFunc("test", "ct", func(ctx context.Context, _ []byte) ([]byte, error) {
+		info := micro.RequestInfoFrom(ctx)
+		info.ReplyHeader.Set("Content-Type", "text/plain")
+		return []byte(info.Header.Get("content-type")), nil
+	})
+	srv, c := serve(t, m)
+	reply := micro.Header{}
+	ctx := micro.WithReplyHeader(micro.WithHeader(testCtx(t), "content-type", "application/json"), reply)
+	if resp, err := c.Call(ctx, "test", "ct", nil); err != nil || string(resp) != "application/json" || reply.Get("content-type") != "text/plain" {
+		t.Fatalf("Call = %q, %v, reply header %v", resp, err, reply)
+	}
+	resp, err := microv1.NewMicroClient(rawConn(t, srv)).Call(testCtx(t), &microv1.CallRequest{Namespace: "test", Service: "ct"})
+	if err != nil || len(resp.Data) != 0 {
+		t.Fatalf("raw Call = %q, %v; want no content-type header", resp.GetData(), err)
+	}
+}

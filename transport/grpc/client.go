@@ -96,6 +96,9 @@ func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte
 	return nil
 }
 
+// String returns "grpc", the name client middleware sees in micro.Call.
+func (c *Client) String() string { return "grpc" }
+
 // Close closes the connection. Calls in flight and later fail with
 // Unavailable. It is idempotent.
 func (c *Client) Close() error {

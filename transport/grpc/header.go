@@ -16,6 +16,12 @@ import (
 // the wire contract of Call unchanged for every other client.
 const oneWayKey = "micro-one-way"
 
+// contentTypeKey is the metadata key that carries the header content-type
+// (the body's encoding, see micro.Codec): gRPC's own content-type is its
+// framing, "application/grpc", which grpc-go does not let a caller or a
+// handler set.
+const contentTypeKey = "micro-content-type"
+
 // readRequest reads the user headers and the one-way mark of a call's
 // metadata into r.
 func readRequest(md metadata.MD, r *transport.Request) {
@@ -38,6 +44,12 @@ func readRequest(md metadata.MD, r *transport.Request) {
 func readHeader(md metadata.MD) micro.Header {
 	var h transport.HeaderReader
 	for k, vs := range md {
+		switch k {
+		case "content-type": // gRPC's
+			continue
+		case contentTypeKey:
+			k = "content-type"
+		}
 		for _, v := range vs {
 			h.Add(k, v)
 		}
@@ -45,11 +57,19 @@ func readHeader(md metadata.MD) micro.Header {
 	return h.Header()
 }
 
+// mdKey returns the metadata key of the header key k.
+func mdKey(k string) string {
+	if k == "content-type" {
+		return contentTypeKey
+	}
+	return k
+}
+
 // toMD returns h as metadata.
 func toMD(h micro.Header) metadata.MD {
 	md := make(metadata.MD, len(h))
 	for k, v := range h {
-		md[k] = []string{v}
+		md[mdKey(k)] = []string{v}
 	}
 	return md
 }
@@ -63,7 +83,7 @@ func withOutgoing(ctx context.Context, h micro.Header, oneWay bool) context.Cont
 	}
 	kv := make([]string, 0, 2*len(h)+2)
 	for k, v := range h {
-		kv = append(kv, k, v)
+		kv = append(kv, mdKey(k), v)
 	}
 	if oneWay {
 		kv = append(kv, oneWayKey, "1")

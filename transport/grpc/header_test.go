@@ -19,6 +19,7 @@ func TestReadRequest(t *testing.T) {
 	}{
 		{"grpc's own keys", metadata.Pairs(":authority", "h", "user-agent", "grpc-go", "grpc-accept-encoding", "gzip", "content-type", "application/grpc"), false, micro.OK, nil},
 		{"repeated key", metadata.Pairs("x-b", "2", "x-b", "3", "x-a", "1"), false, micro.OK, micro.Header{"x-a": "1", "x-b": "2,3"}},
+		{"content-type", metadata.Pairs("content-type", "application/grpc", "micro-content-type", "application/json"), false, micro.OK, micro.Header{"content-type": "application/json"}},
 		{"one-way", metadata.Pairs("micro-one-way", "1", "x-a", "1"), true, micro.OK, micro.Header{"x-a": "1"}},
 		{"one-way twice", metadata.Pairs("micro-one-way", "1", "micro-one-way", "1"), false, micro.InvalidArgument, nil},
 		{"one-way malformed", metadata.Pairs("micro-one-way", "yes"), false, micro.InvalidArgument, nil},
