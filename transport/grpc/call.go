@@ -3,6 +3,7 @@ package grpc
 import (
 	"context"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	grpclib "google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -107,5 +108,29 @@ func (s *Server) serve(ctx context.Context, c *call, req *microv1.CallRequest) (
 }
 
 // statusError returns e, in wire form (never OK), as a gRPC status with the
-// same code number and message.
-func statusError(e *micro.Error) error { return status.Error(codes.Code(e.Code), e.Message) }
+// same code number and message. Unimplemented carries handlerMark too.
+func statusError(e *micro.Error) error {
+	st := status.New(codes.Code(e.Code), e.Message)
+	if e.Code == micro.Unimplemented {
+		if marked, err := st.WithDetails(handlerMark); err == nil {
+			st = marked
+		}
+	}
+	return st.Err()
+}
+
+// handlerMark is the status detail with which a micro server marks an
+// Unimplemented error as its handler's, so that the Client tells it apart
+// from the Unimplemented of a gRPC server without micro.v1.Micro (which has
+// no routes: NotFound) whatever the handler's message says.
+var handlerMark = &errdetails.ErrorInfo{Reason: "HANDLER", Domain: "micro.v1.Micro"}
+
+// fromHandler reports whether an Unimplemented status carries handlerMark.
+func fromHandler(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok && i.Reason == handlerMark.Reason && i.Domain == handlerMark.Domain {
+			return true
+		}
+	}
+	return false
+}

@@ -46,7 +46,7 @@ func TestOptionSides(t *testing.T) {
 // message; only a server without micro.v1.Micro makes NotFound.
 func TestHandlerUnimplemented(t *testing.T) {
 	m := micro.NewMux()
-	msgs := []string{"not yet", "micro.v1.Micro/Call is not done", "unknown service micro.v1.Micro2"}
+	msgs := []string{"not yet", "unknown service micro.v1.Micro", "unknown method Call for service micro.v1.Micro", ""}
 	for i, msg := range msgs {
 		m.HandleFunc("test", strconv.Itoa(i), func(context.Context, []byte) ([]byte, error) {
 			return nil, micro.NewError(micro.Unimplemented, msg)

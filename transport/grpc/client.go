@@ -142,22 +142,10 @@ func (c *Client) invoke(ctx context.Context, namespace, service string, body []b
 	return msgs.resp.Data, nil
 }
 
-// notServed holds the messages with which a gRPC server that does not serve
-// micro.v1.Micro answers a call of it (code Unimplemented): grpc-go's for an
-// unknown service and an unknown method, grpc-java's and grpc-node's. Such a
-// server has no routes, so the Client reports NotFound. A micro server's
-// Unimplemented error is a handler's and stays Unimplemented, unless the
-// handler wrote one of these messages word for word.
-var notServed = map[string]bool{
-	"unknown service micro.v1.Micro":                                true,
-	"unknown method Call for service micro.v1.Micro":                true,
-	"Method not found: micro.v1.Micro/Call":                         true,
-	"The server does not implement the method /micro.v1.Micro/Call": true,
-}
-
 // callError turns an error of Invoke into a *micro.Error: a status by the
 // kit's ParseError (a code outside 1 to 16 is Unknown), an error that is no
-// status Unavailable.
+// status Unavailable. Unimplemented is a handler's only if the server
+// marked it so (see handlerMark); otherwise it is NotFound.
 func (c *Client) callError(ctx context.Context, err error) *micro.Error {
 	st, ok := status.FromError(err)
 	if !ok {
@@ -166,7 +154,9 @@ func (c *Client) callError(ctx context.Context, err error) *micro.Error {
 	switch code, msg := st.Code(), st.Message(); {
 	case code == codes.Canceled && ctx.Err() == nil && c.closed.Load():
 		return micro.Errorf(micro.Unavailable, "grpc: client closed")
-	case code == codes.Unimplemented && notServed[msg]:
+	case code == codes.Unimplemented && !fromHandler(st):
+		// A server without micro.v1.Micro, in any language's words: no
+		// route is there.
 		return micro.Errorf(micro.NotFound, "grpc: %s", msg)
 	default:
 		return transport.ParseError(strconv.FormatUint(uint64(code), 10), msg)
