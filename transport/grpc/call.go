@@ -36,12 +36,9 @@ type call struct {
 // values is the base context of one call's handler: the Server's Base for
 // cancellation (when Stop gives up on handlers), and for values the stream's
 // context (peer, incoming metadata, what interceptors added) before Start's.
-// The stream's context is held without its cancellation, so that contexts
-// derived from values find Base's cancellation by the standard library's
-// lookup and follow it without a goroutine each.
 type values struct {
 	context.Context                 // the Server's Base
-	stream          context.Context // context.WithoutCancel of the stream's
+	stream          context.Context // the gRPC stream's
 }
 
 func (v *values) Value(key any) any {
@@ -50,6 +47,11 @@ func (v *values) Value(key any) any {
 	}
 	return v.Context.Value(key)
 }
+
+// AfterFunc lets contexts derived from v follow Base's cancellation without
+// a goroutine each (see context.AfterFunc): the standard library's own
+// lookup would find the stream's cancellation among v's values instead.
+func (v *values) AfterFunc(f func()) func() bool { return context.AfterFunc(v.Context, f) }
 
 // handleCall is the method handler of Call. Like generated code, it decodes
 // the request and hands it to the server's interceptor, if there is one.
@@ -93,7 +95,7 @@ func (s *Server) serve(ctx context.Context, c *call, req *microv1.CallRequest) (
 		r.Caller = ctx
 		r.Deadline, _ = ctx.Deadline()
 	}
-	c.base = values{Context: s.Base(), stream: context.WithoutCancel(ctx)}
+	c.base = values{Context: s.Base(), stream: ctx}
 	reply := s.d.Serve(&c.base, &r)
 	if len(reply.Header) > 0 && !r.OneWay {
 		if err := grpclib.SetHeader(ctx, toMD(reply.Header)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,5 +188,34 @@ func TestContentType(t *testing.T) {
 	resp, err := microv1.NewMicroClient(rawConn(t, srv)).Call(testCtx(t), &microv1.CallRequest{Namespace: "test", Service: "ct"})
 	if err != nil || len(resp.Data) != 0 {
 		t.Fatalf("raw Call = %q, %v; want no content-type header", resp.GetData(), err)
+	}
+}
+
+// Contexts a handler derives from its ctx follow its cancellation without a
+// goroutine each, on a Call and on a one-way message.
+func TestDerivedContexts(t *testing.T) {
+	m := micro.NewMux()
+	m.HandleFunc("test", "derive", func(ctx context.Context, _ []byte) ([]byte, error) {
+		before := runtime.NumGoroutine()
+		var cancels []context.CancelFunc
+		for range 20 {
+			_, cancel := context.WithTimeout(ctx, time.Hour)
+			cancels = append(cancels, cancel)
+		}
+		started := runtime.NumGoroutine() - before
+		for _, cancel := range cancels {
+			cancel()
+		}
+		if started >= 10 {
+			return nil, micro.Errorf(micro.Internal, "20 derived contexts started %d goroutines", started)
+		}
+		return nil, nil
+	})
+	_, c := serve(t, m)
+	if _, err := c.Call(testCtx(t), "test", "derive", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(testCtx(t), "test", "derive", nil); err != nil {
+		t.Fatal(err)
 	}
 }
