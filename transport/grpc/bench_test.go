@@ -2,7 +2,6 @@ package grpc_test
 
 import (
 	"context"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -159,16 +158,9 @@ func (rawEcho) Call(_ context.Context, req *microv1.CallRequest) (*microv1.CallR
 // rawCaller serves rawEcho with plain grpc-go and returns a call of it
 // through the generated client.
 func rawCaller(b *testing.B) caller {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	gs := grpclib.NewServer()
 	microv1.RegisterMicroServer(gs, rawEcho{})
-	served := make(chan error, 1)
-	go func() { served <- gs.Serve(lis) }()
-	b.Cleanup(func() { gs.Stop(); <-served })
-	conn, err := grpclib.NewClient(lis.Addr().String(), grpclib.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpclib.NewClient(plainServer(b, gs), grpclib.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		b.Fatal(err)
 	}

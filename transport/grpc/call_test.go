@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,21 +64,9 @@ func TestHandlerUnimplemented(t *testing.T) {
 // A foreign server's status code outside 1 to 16 is Unknown, the code in
 // front of the message, as on every transport.
 func TestForeignCode(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	gs := grpclib.NewServer()
 	microv1.RegisterMicroServer(gs, foreign{})
-	done := make(chan error, 1)
-	go func() { done <- gs.Serve(lis) }()
-	defer func() { gs.Stop(); <-done }()
-	c, err := grpc.NewClient(lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, err = c.Call(testCtx(t), "test", "echo", nil)
+	_, err := dialAddr(t, plainServer(t, gs)).Call(testCtx(t), "test", "echo", nil)
 	wantCode(t, err, micro.Unknown)
 	if e := err.(*micro.Error); e.Message != "42: out of range" {
 		t.Fatalf("message = %q", e.Message)
@@ -188,34 +174,5 @@ func TestContentType(t *testing.T) {
 	resp, err := microv1.NewMicroClient(rawConn(t, srv)).Call(testCtx(t), &microv1.CallRequest{Namespace: "test", Service: "ct"})
 	if err != nil || len(resp.Data) != 0 {
 		t.Fatalf("raw Call = %q, %v; want no content-type header", resp.GetData(), err)
-	}
-}
-
-// Contexts a handler derives from its ctx follow its cancellation without a
-// goroutine each, on a Call and on a one-way message.
-func TestDerivedContexts(t *testing.T) {
-	m := micro.NewMux()
-	m.HandleFunc("test", "derive", func(ctx context.Context, _ []byte) ([]byte, error) {
-		before := runtime.NumGoroutine()
-		var cancels []context.CancelFunc
-		for range 20 {
-			_, cancel := context.WithTimeout(ctx, time.Hour)
-			cancels = append(cancels, cancel)
-		}
-		started := runtime.NumGoroutine() - before
-		for _, cancel := range cancels {
-			cancel()
-		}
-		if started >= 10 {
-			return nil, micro.Errorf(micro.Internal, "20 derived contexts started %d goroutines", started)
-		}
-		return nil, nil
-	})
-	_, c := serve(t, m)
-	if _, err := c.Call(testCtx(t), "test", "derive", nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send(testCtx(t), "test", "derive", nil); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -1,9 +1,11 @@
 package grpc_test
 
 import (
+	"net"
 	"testing"
 
 	"go.uber.org/goleak"
+	grpclib "google.golang.org/grpc"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/microtest"
@@ -34,12 +36,32 @@ func serve(t testing.TB, mux *micro.Mux, opts ...grpc.ServerOption) (*grpc.Serve
 // dial returns a Client of srv, closed at cleanup.
 func dial(t testing.TB, srv *grpc.Server, opts ...grpc.ClientOption) *grpc.Client {
 	t.Helper()
-	c, err := grpc.NewClient(srv.Addr().String(), opts...)
+	return dialAddr(t, srv.Addr().String(), opts...)
+}
+
+// dialAddr returns a Client of addr, closed at cleanup.
+func dialAddr(t testing.TB, addr string, opts ...grpc.ClientOption) *grpc.Client {
+	t.Helper()
+	c, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// plainServer serves gs, a grpc-go server without micro's transport, on a
+// free loopback port and returns its address; gs is stopped at cleanup.
+func plainServer(t testing.TB, gs *grpclib.Server) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- gs.Serve(lis) }()
+	t.Cleanup(func() { gs.Stop(); <-done })
+	return lis.Addr().String()
 }
 
 func TestConformance(t *testing.T) {
