@@ -71,7 +71,6 @@ func TestConformance(t *testing.T) {
 			return srv, dial(t, srv, grpc.WithMaxMessageSize(testLimit))
 		},
 		MaxMessageSize: testLimit,
-		Skip:           kitDisagreements,
 	})
 }
 
@@ -80,14 +79,5 @@ func TestConformanceDefaultLimit(t *testing.T) {
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
 			return serve(t, mux)
 		},
-		Skip: kitDisagreements,
 	})
-}
-
-// kitDisagreements are the conformance cases in which the microtest branch
-// and the kit on main disagree; the reference transport, inproc, fails them
-// alike. They go when the two are reconciled.
-var kitDisagreements = map[string]string{
-	"ReservedHeaders":     "TODO(microtest): the kit no longer reserves content-type (a codec's header); the case still does",
-	"InvalidReplyHeaders": "TODO(microtest): the kit no longer reserves content-type, and names a refused reply header as the handler wrote it, not lower-cased",
 }
