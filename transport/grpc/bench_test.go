@@ -93,14 +93,23 @@ func BenchmarkCallPaired(b *testing.B) {
 				times[impl] = append(times[impl], time.Since(start))
 			}
 		}
-		b.Run("size="+size.name+"/mode=seq", func(b *testing.B) {
+		seq := func(b *testing.B, ctx context.Context) {
 			var times [2][]time.Duration
 			i := 0
 			for b.Loop() {
-				pair(b.Context(), i%2, &times)
+				pair(ctx, i%2, &times)
 				i++
 			}
 			reportPaired(b, times)
+		}
+		b.Run("size="+size.name+"/mode=seq", func(b *testing.B) { seq(b, b.Context()) })
+		// With the caller's deadline on both calls, raw does the work that
+		// micro's default deadline (micro.DefaultCallTimeout) gives a call
+		// without one: a timer on each side, the grpc-timeout header.
+		b.Run("size="+size.name+"/mode=seq-deadline", func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(b.Context(), time.Hour)
+			defer cancel()
+			seq(b, ctx)
 		})
 		b.Run("size="+size.name+"/mode=par", func(b *testing.B) {
 			var (
