@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/testutil"
 	"github.com/dancinggopher/micro/microtest"
 	"github.com/dancinggopher/micro/transport/grpc"
 	microv1 "github.com/dancinggopher/micro/transport/grpc/proto/micro/v1"
@@ -54,9 +55,9 @@ func TestHandlerUnimplemented(t *testing.T) {
 	_, c := serve(t, m)
 	for i, msg := range msgs {
 		_, err := c.Call(testCtx(t), "test", strconv.Itoa(i), nil)
-		wantCode(t, err, micro.Unimplemented)
-		if err.(*micro.Error).Message != msg {
-			t.Fatalf("message = %q, want %q", err.(*micro.Error).Message, msg)
+		e := testutil.WantCode(t, err, micro.Unimplemented, "")
+		if e.Message != msg {
+			t.Fatalf("message = %q, want %q", e.Message, msg)
 		}
 	}
 }
@@ -67,10 +68,7 @@ func TestForeignCode(t *testing.T) {
 	gs := grpclib.NewServer()
 	microv1.RegisterMicroServer(gs, foreign{})
 	_, err := dialAddr(t, plainServer(t, gs)).Call(testCtx(t), "test", "echo", nil)
-	wantCode(t, err, micro.Unknown)
-	if e := err.(*micro.Error); e.Message != "42: out of range" {
-		t.Fatalf("message = %q", e.Message)
-	}
+	testutil.WantCode(t, err, micro.Unknown, "42: out of range")
 }
 
 type foreign struct {
@@ -110,7 +108,7 @@ func TestCallContext(t *testing.T) {
 	hctx := <-entered
 	cancel()
 	<-hctx.Done() // the caller's cancellation reached the handler
-	wantCode(t, <-called, micro.Canceled)
+	testutil.WantCode(t, <-called, micro.Canceled, "")
 }
 
 // Send gives its handler no deadline, even when its ctx has one, and the
@@ -126,7 +124,7 @@ func TestSendOneWay(t *testing.T) {
 	logged := new(syncBuffer)
 	srv := start(t, m, grpc.WithLogger(slog.New(slog.NewTextHandler(logged, nil))))
 	err := dial(t, srv).Send(testCtx(t), "test", "sink", nil)
-	wantCode(t, err, micro.FailedPrecondition)
+	testutil.WantCode(t, err, micro.FailedPrecondition, "one-way failed")
 	if !strings.Contains(logged.String(), "one-way failed") {
 		t.Fatalf("one-way failure not logged: %s", logged.String())
 	}

@@ -8,19 +8,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
 func wantCode(t *testing.T, err error, code micro.Code) {
 	t.Helper()
-	if micro.CodeOf(err) != code {
-		t.Fatalf("error = %v, want code %v", err, code)
-	}
+	wantKitCode(t, err, code)
 	if !strings.Contains(err.Error(), "kafka: ") {
 		t.Errorf("error %q does not say it comes from kafka", err)
+	}
+}
+
+// wantKitCode checks an error the transport kit gives, with the same
+// message on every transport.
+func wantKitCode(t *testing.T, err error, code micro.Code) {
+	t.Helper()
+	if micro.CodeOf(err) != code {
+		t.Fatalf("error = %v, want code %v", err, code)
 	}
 }
 
@@ -35,13 +43,13 @@ func echoMux() *micro.Mux {
 // the transport's default limit of 4 MiB). Both fail with
 // ResourceExhausted at once.
 func TestOversizedRecord(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(1, "work")) // message.max.bytes: Kafka's default
+	c := kafkatest.Start(t, kafkatest.WithTopics(1, "work")) // message.max.bytes: Kafka's default
 	cl := newClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 
 	over := make([]byte, micro.DefaultMaxMessageSize+1)
-	wantCode(t, cl.Send(ctx, "work", "echo", over), micro.ResourceExhausted)
+	wantKitCode(t, cl.Send(ctx, "work", "echo", over), micro.ResourceExhausted)
 
 	brokerOver := make([]byte, 2<<20) // random: compression must not hide the size
 	_, _ = rand.Read(brokerOver)
@@ -55,7 +63,7 @@ func TestOversizedRecord(t *testing.T) {
 
 // TestUnknownTopic sends to a namespace that has no topic.
 func TestUnknownTopic(t *testing.T) {
-	c := cluster(t)
+	c := kafkatest.Start(t)
 	cl := newClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -68,19 +76,31 @@ func TestUnknownTopic(t *testing.T) {
 
 // TestStartErrors checks the setup errors Start returns.
 func TestStartErrors(t *testing.T) {
-	c := cluster(t)
-	brokers := kafka.WithBrokers(c.ListenAddrs()...)
+	c := kafkatest.Start(t)
+	brokers := kafka.WithBrokers(c.Addrs()...)
 	for _, tc := range []struct {
 		name string
 		mux  *micro.Mux
-		opts []kafka.Option
+		opts []kafka.ServerOption
 		want string
 	}{
-		{"no group", echoMux(), []kafka.Option{brokers}, "no consumer group"},
-		{"no routes", micro.NewMux(), []kafka.Option{brokers, kafka.WithGroup("g")}, "no routes"},
-		{"missing topic", echoMux(), []kafka.Option{brokers, kafka.WithGroup("g")}, `missing topics ["work"]`},
-		{"missing dead-letter topic", echoMux(), []kafka.Option{brokers, kafka.WithGroup("g"), kafka.WithDeadLetterTopic("dead")}, `"dead"`},
-		{"unreachable", echoMux(), []kafka.Option{kafka.WithBrokers("127.0.0.1:1"), kafka.WithGroup("g")}, "no broker answered"},
+		{"no group", echoMux(), []kafka.ServerOption{brokers}, "no consumer group"},
+		{"no routes", micro.NewMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g")}, "no routes"},
+		{"missing topic", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g")}, `missing topics ["work"]`},
+		{"missing dead-letter topic", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"), kafka.WithDeadLetterTopic("dead")}, `"dead"`},
+		{"unreachable", echoMux(), []kafka.ServerOption{kafka.WithBrokers("127.0.0.1:1"), kafka.WithGroup("g")}, "no broker answered"},
+		// kgo options that would undo the delivery guarantee.
+		{"regex", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.ConsumeRegex())}, "kgo.ConsumeRegex"},
+		{"no acks", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())}, "kgo.RequiredAcks"},
+		{"transactional", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.TransactionalID("t"))}, "kgo.DisableAutoCommit"},
+		{"direct partitions", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"other": {0: kgo.NewOffset()}}))},
+			"direct-partition"},
+		{"autocommit off", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.DisableAutoCommit())}, "autocommit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := kafka.NewServer(tc.mux, tc.opts...)
@@ -103,8 +123,8 @@ func TestStartErrors(t *testing.T) {
 
 // TestCreateTopics lets the server create its topics.
 func TestCreateTopics(t *testing.T) {
-	c := cluster(t)
-	serve(t, echoMux(), kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"),
+	c := kafkatest.Start(t)
+	serve(t, echoMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"),
 		kafka.WithCreateTopics(3), kafka.WithDeadLetterTopic("dead"))
 	cl := newClient(t, c)
 	resp, err := cl.Call(t.Context(), "work", "echo", []byte("hi"))
@@ -118,16 +138,16 @@ func TestCreateTopics(t *testing.T) {
 
 // TestLifecycle checks Stop before Start, Start twice and calls after Close.
 func TestLifecycle(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(1, "work"))
-	srv := kafka.NewServer(echoMux(), kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(1, "work"))
+	srv := kafka.NewServer(echoMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"))
 	if err := srv.Stop(t.Context()); err != nil {
 		t.Fatalf("Stop before Start: %v", err)
 	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatalf("Start after Stop = %v, want nil", err)
+	if err := srv.Start(t.Context()); !errors.Is(err, micro.ErrServerStopped) {
+		t.Fatalf("Start after Stop = %v, want micro.ErrServerStopped", err)
 	}
 
-	r := serve(t, echoMux(), kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"))
+	r := serve(t, echoMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"))
 	if err := r.srv.Start(t.Context()); err == nil {
 		t.Fatal("second Start succeeded")
 	}

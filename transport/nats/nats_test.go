@@ -2,16 +2,14 @@ package nats_test
 
 import (
 	"context"
-	"errors"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/nats"
 )
 
@@ -19,45 +17,24 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testLimit = 64 << 10
 
-// runNATS starts an embedded nats-server on a random loopback port, or on
-// opts.Port if set, and shuts it down at cleanup.
-func runNATS(t testing.TB, opts *server.Options) *server.Server {
+// serve starts a Server for mux on ns with opts, and returns a Client of
+// it given those of opts that apply to both sides.
+func serve(t testing.TB, ns *natstest.Server, mux *micro.Mux, opts ...nats.ServerOption) (*nats.Server, *nats.Client) {
 	t.Helper()
-	if opts == nil {
-		opts = &server.Options{}
-	}
-	opts.Host = "127.0.0.1"
-	if opts.Port == 0 {
-		opts.Port = -1
-	}
-	opts.NoLog, opts.NoSigs = true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
-}
-
-// serve starts a Server for mux on ns and returns a Client of it.
-func serve(t testing.TB, ns *server.Server, mux *micro.Mux, opts ...nats.Option) (*nats.Server, *nats.Client) {
-	t.Helper()
-	opts = append([]nats.Option{nats.WithURL(ns.ClientURL())}, opts...)
-	srv := nats.NewServer(mux, opts...)
+	srv := nats.NewServer(mux, append([]nats.ServerOption{nats.WithURL(ns.URL())}, opts...)...)
 	microtest.Serve(t, nil, srv)
-	return srv, newClient(t, ns, opts...)
+	var copts []nats.ClientOption
+	for _, o := range opts {
+		if o, ok := o.(nats.ClientOption); ok {
+			copts = append(copts, o)
+		}
+	}
+	return srv, newClient(t, ns, copts...)
 }
 
-func newClient(t testing.TB, ns *server.Server, opts ...nats.Option) *nats.Client {
+func newClient(t testing.TB, ns *natstest.Server, opts ...nats.ClientOption) *nats.Client {
 	t.Helper()
-	c, err := nats.NewClient(append([]nats.Option{nats.WithURL(ns.ClientURL())}, opts...)...)
+	c, err := nats.NewClient(append([]nats.ClientOption{nats.WithURL(ns.URL())}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -66,13 +43,12 @@ func newClient(t testing.TB, ns *server.Server, opts ...nats.Option) *nats.Clien
 }
 
 func TestConformance(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	microtest.Run(t, microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
 			return serve(t, ns, mux, nats.WithMaxMessageSize(testLimit))
 		},
 		MaxMessageSize: testLimit,
-		Skip:           kitSkips,
 		Features: microtest.Features{
 			// A namespace no server subscribes to gets no responders, as
 			// does a stopped server: NATS cannot tell them apart, and
@@ -85,9 +61,9 @@ func TestConformance(t *testing.T) {
 }
 
 // connect returns a raw nats.go connection to ns, closed at cleanup.
-func connect(t testing.TB, ns *server.Server, opts ...natsgo.Option) *natsgo.Conn {
+func connect(t testing.TB, ns *natstest.Server, opts ...natsgo.Option) *natsgo.Conn {
 	t.Helper()
-	nc, err := natsgo.Connect(ns.ClientURL(), opts...)
+	nc, err := natsgo.Connect(ns.URL(), opts...)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
@@ -102,19 +78,6 @@ func testCtx(t testing.TB) context.Context {
 	return c
 }
 
-// wantCode fails t unless err is a *micro.Error with code.
-func wantCode(t testing.TB, err error, code micro.Code) *micro.Error {
-	t.Helper()
-	e, ok := errors.AsType[*micro.Error](err)
-	if !ok {
-		t.Fatalf("error = %v (%T), want *micro.Error with code %v", err, err, code)
-	}
-	if e.Code != code {
-		t.Fatalf("error = %v, want code %v", err, code)
-	}
-	return e
-}
-
 // echoMux returns a Mux with test.echo, which echoes, and test.block, which
 // signals entered and waits for release.
 func echoMux(entered chan<- struct{}, release <-chan struct{}) *micro.Mux {
@@ -126,23 +89,4 @@ func echoMux(entered chan<- struct{}, release <-chan struct{}) *micro.Mux {
 		return []byte("done"), nil
 	})
 	return m
-}
-
-// kitSkips are the conformance cases this transport does not meet yet,
-// each with what fails; each goes once the transport is built on the
-// transport kit.
-var kitSkips = map[string]string{
-	"NilBody":             "TODO(kit): an empty request arrives non-nil",
-	"NilError":            "TODO(kit): a nil *micro.Error from a handler panics",
-	"UnknownCodes":        "TODO(kit): codes OK and outside 1..16 come back as Unknown \"<code>: <message>\"",
-	"ErrorMessages":       "TODO(kit): newlines and leading/trailing spaces of error messages are lost",
-	"InvalidUTF8Message":  "TODO(kit): invalid UTF-8 in error messages is passed through",
-	"LongMessage":         "TODO(kit): error messages are not cut at 16 KiB and lose newlines",
-	"StatusHeaders":       "TODO(kit): request headers status and description do not reach the handler",
-	"ReservedHeaders":     "TODO(kit): reserved request headers are sent",
-	"InvalidHeaders":      "TODO(kit): request headers outside the alphabet fail in nats.go with a message that does not name the key",
-	"InvalidReplyHeaders": "TODO(kit): invalid reply headers are not refused with Internal `reply header \"k\": ...`",
-	"ReplyHeaderWritable": "TODO(kit): ReplyHeader is nil on Send",
-	"CancelAfterReturn":   "TODO(kit): the handler's ctx is not cancelled when it returns",
-	"StartAfterStop":      "TODO(kit): Start after Stop returns nil, not micro.ErrServerStopped",
 }
