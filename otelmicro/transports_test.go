@@ -70,7 +70,7 @@ func kafkaCluster(t testing.TB) []string { return kafkatest.Start(t).Addrs() }
 // not "", and returns a client of it.
 func serveKafkaOn(t testing.TB, brokers []string, mux *micro.Mux, retries int, deadLetter string) micro.Client {
 	t.Helper()
-	opts := []kafka.Option{kafka.WithBrokers(brokers...), kafka.WithGroup("otel-" + mux.Namespaces()[0]),
+	opts := []kafka.ServerOption{kafka.WithBrokers(brokers...), kafka.WithGroup("otel-" + mux.Namespaces()[0]),
 		kafka.WithCreateTopics(1), kafka.WithRetries(retries, time.Millisecond)}
 	if deadLetter != "" {
 		opts = append(opts, kafka.WithDeadLetterTopic(deadLetter))
