@@ -13,8 +13,8 @@ import (
 )
 
 // ClientMiddleware returns client middleware, for [micro.WrapClient], that
-// makes each Call a CLIENT span and each Send a PRODUCER span (CLIENT on
-// gRPC, whose Send waits for the handler), named for the route, and writes
+// makes each Call a CLIENT span and each Send a PRODUCER span, named for
+// the route, and writes
 // the span's context and ctx's baggage into the request's headers. It
 // records rpc.client.call.duration for calls and
 // messaging.client.operation.duration for messages.
@@ -28,7 +28,7 @@ func ClientMiddleware(opts ...Option) micro.ClientMiddleware {
 	t := newTelemetry(opts, false)
 	return func(next micro.Invoker) micro.Invoker {
 		return func(ctx context.Context, c *micro.Call, req []byte) ([]byte, error) {
-			r := t.route(key{c.Namespace, c.Service, c.Transport, c.OneWay && asyncSend(c.Transport)})
+			r := t.route(key{c.Namespace, c.Service, c.Transport, c.OneWay})
 			ctx, span, begin := t.start(ctx, r)
 			ctx = t.inject(ctx)
 			resp, err := next(ctx, c, req)

@@ -12,12 +12,12 @@
 // are honoured alike.
 //
 // Span names are the route, "greeter.hello". A Call is a CLIENT span on the
-// caller and a SERVER span in the handler. A Send is a PRODUCER span and a
-// CONSUMER span wherever the medium delivers it asynchronously (Kafka, NATS,
-// JetStream, inproc); on gRPC, whose Send is a unary call that waits for the
-// handler, it is CLIENT and SERVER like a Call. The CONSUMER span is a child
-// of the PRODUCER span (the message's creation context), so a request and
-// the messages it causes form one trace.
+// caller and a SERVER span in the handler. A Send is a one-way message on
+// every transport: a PRODUCER span on the caller and a CONSUMER span in the
+// handler, the child of the PRODUCER span (the message's creation
+// context), so a request and the messages it causes form one trace. Where
+// the medium acknowledges a Send only once the handler returned (gRPC), the
+// PRODUCER span lasts that long.
 //
 // Attributes and metrics follow the OpenTelemetry semantic conventions
 // v1.44.0 (RPC and messaging), plus micro.namespace, micro.service and

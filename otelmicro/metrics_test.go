@@ -126,22 +126,40 @@ func matches(got []attribute.KeyValue, want map[string]string) bool {
 	return len(got) == n && diffAttrs(got, want) == nil
 }
 
-// TestSend checks the kinds of a Send: PRODUCER and CONSUMER, the consumer
-// a child of the producer.
+// TestSend checks the kinds of a Send on every transport: PRODUCER and
+// CONSUMER, the consumer a child of the producer, with the messaging
+// attributes of the medium.
 func TestSend(t *testing.T) {
-	t.Parallel()
-	tm := newTelemetry(t)
-	mux := micro.NewMux()
-	mux.Use(otelmicro.Middleware(tm.opts...))
-	mux.HandleFunc("s", "event", func(context.Context, []byte) ([]byte, error) { return nil, nil })
-	c := micro.WrapClient(serveInproc(t, mux), otelmicro.ClientMiddleware(tm.opts...))
-	if err := c.Send(context.Background(), "s", "event", nil); err != nil {
-		t.Fatal(err)
-	}
-	spans := tm.rec.wait(t, 2)
-	p, cons := find(t, spans, trace.SpanKindProducer, "s.event"), find(t, spans, trace.SpanKindConsumer, "s.event")
-	if cons.Parent().SpanID() != p.SpanContext().SpanID() {
-		t.Errorf("consumer's parent %s, want the producer %s", cons.Parent().SpanID(), p.SpanContext().SpanID())
+	for _, nw := range networks {
+		t.Run(nw.name, func(t *testing.T) {
+			t.Parallel()
+			tm := newTelemetry(t)
+			mux := micro.NewMux()
+			mux.Use(otelmicro.Middleware(tm.opts...))
+			mux.HandleFunc("s", "event", func(context.Context, []byte) ([]byte, error) { return nil, nil })
+			c := micro.WrapClient(nw.serve(t, mux), otelmicro.ClientMiddleware(tm.opts...))
+			if err := c.Send(context.Background(), "s", "event", nil); err != nil {
+				t.Fatal(err)
+			}
+			spans := tm.rec.wait(t, 2)
+			p, cons := find(t, spans, trace.SpanKindProducer, "s.event"), find(t, spans, trace.SpanKindConsumer, "s.event")
+			if cons.Parent().SpanID() != p.SpanContext().SpanID() {
+				t.Errorf("consumer's parent %s, want the producer %s", cons.Parent().SpanID(), p.SpanContext().SpanID())
+			}
+			system, dest := map[string]string{"kafka": "kafka", "nats": "nats"}[nw.name], "s.event"
+			if system == "" {
+				system = "micro"
+			}
+			if nw.name == "kafka" {
+				dest = "s"
+			}
+			if d := diffAttrs(cons.Attributes(), map[string]string{
+				"messaging.system": system, "messaging.destination.name": dest, "messaging.operation.type": "process",
+				"micro.transport": nw.name, "rpc.method": "",
+			}); d != nil {
+				t.Errorf("consumer: %v", d)
+			}
+		})
 	}
 }
 

@@ -71,11 +71,6 @@ func destination(transport, namespace, route string) string {
 	return route
 }
 
-// asyncSend reports whether a Send on transport is delivered after it
-// returns: a message, not a call whose reply is dropped. gRPC's Send waits
-// for the handler.
-func asyncSend(transport string) bool { return transport != "grpc" }
-
 // codeOf returns the code a call ended with, as every transport normalizes
 // it: OK for no error (a nil pointer in an error included), Unknown for a
 // code outside 1 to 16.
