@@ -116,7 +116,7 @@ func (tm *telemetry) metric(t testing.TB, name string) metricdata.Aggregation {
 func attrs(kvs []attribute.KeyValue) map[string]string {
 	m := map[string]string{}
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
