@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/goleak"
 
+	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/otelmicro"
 )
 
@@ -92,6 +93,18 @@ func newTelemetry(t testing.TB) *telemetry {
 	return &telemetry{tp: tp, mp: mp, rec: rec, reader: reader, opts: []otelmicro.Option{
 		otelmicro.WithTracerProvider(tp), otelmicro.WithMeterProvider(mp), otelmicro.WithPropagator(w3c),
 	}}
+}
+
+// mux returns a Mux under tm's server middleware.
+func (tm *telemetry) mux() *micro.Mux {
+	mux := micro.NewMux()
+	mux.Use(otelmicro.Middleware(tm.opts...))
+	return mux
+}
+
+// client returns c under tm's client middleware.
+func (tm *telemetry) client(c micro.Client) micro.Client {
+	return micro.WrapClient(c, otelmicro.ClientMiddleware(tm.opts...))
 }
 
 // metric returns the data of the named metric.

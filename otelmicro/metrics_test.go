@@ -21,8 +21,7 @@ import (
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	tm := newTelemetry(t)
-	mux := micro.NewMux()
-	mux.Use(otelmicro.Middleware(tm.opts...))
+	mux := tm.mux()
 	sent := make(chan struct{})
 	mux.HandleFunc("m", "call", func(_ context.Context, req []byte) ([]byte, error) {
 		if len(req) == 0 {
@@ -34,7 +33,7 @@ func TestMetrics(t *testing.T) {
 		close(sent)
 		return nil, nil
 	})
-	c := micro.WrapClient(serveInproc(t, mux), otelmicro.ClientMiddleware(tm.opts...))
+	c := tm.client(serveInproc(t, mux))
 	ctx := micro.WithHeader(context.Background(), "x-secret", "header-value")
 	c.Call(ctx, "m", "call", []byte("payload"))
 	c.Call(ctx, "m", "call", nil)
@@ -134,10 +133,9 @@ func TestSend(t *testing.T) {
 		t.Run(nw.name, func(t *testing.T) {
 			t.Parallel()
 			tm := newTelemetry(t)
-			mux := micro.NewMux()
-			mux.Use(otelmicro.Middleware(tm.opts...))
+			mux := tm.mux()
 			mux.HandleFunc("s", "event", func(context.Context, []byte) ([]byte, error) { return nil, nil })
-			c := micro.WrapClient(nw.serve(t, mux), otelmicro.ClientMiddleware(tm.opts...))
+			c := tm.client(nw.serve(t, mux))
 			if err := c.Send(context.Background(), "s", "event", nil); err != nil {
 				t.Fatal(err)
 			}
@@ -170,8 +168,7 @@ func TestLogHandler(t *testing.T) {
 	tm := newTelemetry(t)
 	var buf bytes.Buffer
 	log := slog.New(otelmicro.NewLogHandler(slog.NewJSONHandler(&buf, nil))).With("svc", "x")
-	mux := micro.NewMux()
-	mux.Use(otelmicro.Middleware(tm.opts...))
+	mux := tm.mux()
 	mux.HandleFunc("log", "call", func(ctx context.Context, _ []byte) ([]byte, error) {
 		log.InfoContext(ctx, "in handler")
 		return nil, nil

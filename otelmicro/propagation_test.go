@@ -34,8 +34,7 @@ func TestForeignTraceContext(t *testing.T) {
 		t.Run(nw.name, func(t *testing.T) {
 			t.Parallel()
 			tm := newTelemetry(t)
-			mux := micro.NewMux()
-			mux.Use(otelmicro.Middleware(tm.opts...))
+			mux := tm.mux()
 			seen := make(chan string, 4)
 			mux.HandleFunc("foreign", "call", func(ctx context.Context, _ []byte) ([]byte, error) {
 				seen <- baggage.FromContext(ctx).Member("tenant").Value()
@@ -83,14 +82,13 @@ func TestForeignTraceContext(t *testing.T) {
 func TestBaggageLimits(t *testing.T) {
 	t.Parallel()
 	tm := newTelemetry(t)
-	mux := micro.NewMux()
-	mux.Use(otelmicro.Middleware(tm.opts...))
+	mux := tm.mux()
 	seen := make(chan micro.Header, 1)
 	mux.HandleFunc("limits", "call", func(ctx context.Context, _ []byte) ([]byte, error) {
 		seen <- micro.RequestInfoFrom(ctx).Header
 		return nil, nil
 	})
-	c := micro.WrapClient(serveInproc(t, mux), otelmicro.ClientMiddleware(tm.opts...))
+	c := tm.client(serveInproc(t, mux))
 
 	member := func(k, v string) baggage.Member {
 		m, err := baggage.NewMember(k, v)

@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dancinggopher/micro"
-	"github.com/dancinggopher/micro/otelmicro"
 )
 
 // TestStatus checks the span status, code and error type on both sides of
@@ -58,14 +57,13 @@ func TestStatus(t *testing.T) {
 				t.Run(tc.service, func(t *testing.T) {
 					t.Parallel()
 					tm := newTelemetry(t)
-					mux := micro.NewMux()
-					mux.Use(otelmicro.Middleware(tm.opts...))
+					mux := tm.mux()
 					returned := make(chan error, 1)
 					mux.HandleFunc("status", tc.service, func(ctx context.Context, req []byte) (resp []byte, err error) {
 						defer func() { returned <- err }()
 						return tc.handler(ctx, req)
 					})
-					c := micro.WrapClient(tr.serve(t, mux), otelmicro.ClientMiddleware(tm.opts...))
+					c := tm.client(tr.serve(t, mux))
 					ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 					defer cancel()
 					if tc.service != "times-out" {

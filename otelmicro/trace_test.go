@@ -167,8 +167,7 @@ func cut(route string) (ns, svc string, ok bool) {
 func TestKafkaRetries(t *testing.T) {
 	t.Parallel()
 	tm := newTelemetry(t)
-	mux := micro.NewMux()
-	mux.Use(otelmicro.Middleware(tm.opts...))
+	mux := tm.mux()
 	attempts := 0
 	mux.HandleFunc("jobs", "flaky", func(context.Context, []byte) ([]byte, error) {
 		if attempts++; attempts < 3 {
@@ -176,7 +175,7 @@ func TestKafkaRetries(t *testing.T) {
 		}
 		return nil, nil
 	})
-	c := micro.WrapClient(serveKafkaOn(t, kafkaCluster(t), mux, 2, ""), otelmicro.ClientMiddleware(tm.opts...))
+	c := tm.client(serveKafkaOn(t, kafkaCluster(t), mux, 2, ""))
 	if err := c.Send(context.Background(), "jobs", "flaky", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +203,7 @@ func TestKafkaRetries(t *testing.T) {
 func TestKafkaDeadLetter(t *testing.T) {
 	t.Parallel()
 	tm := newTelemetry(t)
-	mux := micro.NewMux()
-	mux.Use(otelmicro.Middleware(tm.opts...))
+	mux := tm.mux()
 	mux.HandleFunc("jobs", "poison", func(context.Context, []byte) ([]byte, error) {
 		return nil, micro.NewError(micro.InvalidArgument, "cannot parse")
 	})
@@ -213,7 +211,7 @@ func TestKafkaDeadLetter(t *testing.T) {
 	dlq.Use(otelmicro.Middleware(tm.opts...))
 	dlq.HandleFunc("dlq", "poison", func(context.Context, []byte) ([]byte, error) { return nil, nil })
 	brokers := kafkaCluster(t)
-	c := micro.WrapClient(serveKafkaOn(t, brokers, mux, 0, "dlq"), otelmicro.ClientMiddleware(tm.opts...))
+	c := tm.client(serveKafkaOn(t, brokers, mux, 0, "dlq"))
 	serveKafkaOn(t, brokers, dlq, 0, "")
 	if err := c.Send(context.Background(), "jobs", "poison", []byte("x")); err != nil {
 		t.Fatal(err)
