@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -64,9 +65,20 @@ func (c *handlerCtx) mergedLocked() context.Context {
 	if c.returned {
 		c.cancel()
 	} else if c.caller != nil {
-		c.stop = context.AfterFunc(c.caller, c.cancel)
+		c.stop = context.AfterFunc(c.caller, c.followCaller)
 	}
 	return c.merged
+}
+
+// followCaller cancels the handler's context when the caller's ends. A
+// caller whose deadline passed is left to the handler's own timer for the
+// same deadline, so that the handler sees DeadlineExceeded, not Canceled.
+func (c *handlerCtx) followCaller() {
+	if d, ok := c.caller.Deadline(); ok && !c.deadline.IsZero() && !c.deadline.After(d) &&
+		errors.Is(c.caller.Err(), context.DeadlineExceeded) {
+		return
+	}
+	c.cancel()
 }
 
 func (c *handlerCtx) Err() error {

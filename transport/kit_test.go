@@ -229,3 +229,24 @@ func TestDispatcher(t *testing.T) {
 		t.Errorf("bad request = %v", r.Err)
 	}
 }
+
+// TestDeadlineNotCanceled checks that a handler whose caller's deadline
+// passes sees DeadlineExceeded, never Canceled, although the caller's ctx
+// ends at the same instant.
+func TestDeadlineNotCanceled(t *testing.T) {
+	m := micro.NewMux()
+	m.HandleFunc("t", "wait", func(ctx context.Context, _ []byte) ([]byte, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	d := &transport.Dispatcher{Mux: m, Transport: "test"}
+	for range 50 {
+		caller, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		deadline, _ := caller.Deadline()
+		r := d.Serve(context.Background(), &transport.Request{Namespace: "t", Service: "wait", Deadline: deadline, Caller: caller})
+		cancel()
+		if r.Err == nil || r.Err.Code != micro.DeadlineExceeded {
+			t.Fatalf("handler past its caller's deadline saw %v, want DeadlineExceeded", r.Err)
+		}
+	}
+}
