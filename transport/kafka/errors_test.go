@@ -169,3 +169,14 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal("closed client reported Canceled")
 	}
 }
+
+// TestDeadLetterTopicIsANamespace lets a dead-letter topic be one of the
+// served namespaces' topics: it is created once.
+func TestDeadLetterTopicIsANamespace(t *testing.T) {
+	c := kafkatest.Start(t)
+	serve(t, echoMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"),
+		kafka.WithCreateTopics(1), kafka.WithDeadLetterTopic("work"))
+	if resp, err := newClient(t, c).Call(t.Context(), "work", "echo", []byte("hi")); err != nil || string(resp) != "hi" {
+		t.Fatalf("Call = %q, %v", resp, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -140,7 +141,7 @@ func (s *Server) checkTopics(ctx context.Context, topics []string) error {
 	}
 	var want []string
 	for _, t := range topics {
-		if t != "" {
+		if t != "" && !slices.Contains(want, t) { // a dead-letter topic may be a namespace's
 			want = append(want, t)
 		}
 	}

@@ -144,3 +144,6 @@ func callError(subject string, err error) error {
 	}
 	return micro.Errorf(code, "nats: %s: %w", subject, err)
 }
+
+// String returns "nats", the name client middleware sees in micro.Call.
+func (c *Client) String() string { return "nats" }
