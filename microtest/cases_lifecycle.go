@@ -113,6 +113,54 @@ func StopDeadline(t *testing.T, tr Transport) {
 	}
 }
 
+// AbandonedReply proves that a handler Stop gave up on still answers its
+// caller when it returns, where the medium can deliver it: the transport
+// keeps its connection until the last abandoned handler has replied. Where
+// Features.AbandonedReplyLost says it cannot, the caller gets Unavailable
+// rather than waiting for its deadline.
+func AbandonedReply(t *testing.T, tr Transport) {
+	e := setup(t, tr, "AbandonedReply")
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	srv, c := e.start(t, func(m *micro.Mux) {
+		m.HandleFunc(e.ns, "late", func(context.Context, []byte) ([]byte, error) {
+			entered <- struct{}{}
+			<-release // ignores its ctx
+			return []byte("late"), nil
+		})
+	})
+	var once sync.Once
+	releaseAll := func() { once.Do(func() { close(release) }) }
+	defer releaseAll()
+	type result struct {
+		resp []byte
+		err  error
+	}
+	called := make(chan result, 1)
+	go func() {
+		resp, err := c.Call(ctx(t), e.ns, "late", nil)
+		called <- result{resp, err}
+	}()
+	wait(t, entered, Timeout, "the handler entered")
+	stopCtx, cancel := context.WithTimeout(ctx(t), 100*time.Millisecond)
+	defer cancel()
+	if err := srv.Stop(stopCtx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop = %v with a handler ignoring its ctx, want its ctx's error", err)
+	}
+	if e.tr.Features.AbandonedReplyLost {
+		r := wait(t, called, Timeout, "the abandoned call ended")
+		wantCode(t, r.err, micro.Unavailable, "")
+		return
+	}
+	releaseAll()
+	r := wait(t, called, Timeout, "the abandoned handler's reply")
+	if r.err != nil || string(r.resp) != "late" {
+		t.Fatalf("the caller of a handler Stop gave up on got %q, %v; want its reply %q", r.resp, r.err, "late")
+	}
+	if err := srv.Stop(ctx(t)); err != nil {
+		t.Fatalf("Stop after the abandoned handler replied = %v", err)
+	}
+}
+
 // CallAfterStop proves that a Call after Stop fails with Unavailable, or
 // Features.CallAfterStop.
 func CallAfterStop(t *testing.T, tr Transport) {

@@ -71,6 +71,11 @@ type Features struct {
 	// Kafka), so the handler's ctx is not cancelled when the caller gives
 	// up before its deadline. The caller still gets Canceled at once.
 	NoCancel bool
+
+	// AbandonedReplyLost: when Stop gives up on a handler, the medium's
+	// connections close (gRPC, HTTP), so the handler's later reply cannot
+	// reach its caller, who gets Unavailable instead of the reply.
+	AbandonedReplyLost bool
 }
 
 // Timeout bounds every call the suite makes; a call that hangs fails its
@@ -130,6 +135,7 @@ var battery = []struct {
 	{"Send", Send},
 	{"StopDrains", StopDrains},
 	{"StopDeadline", StopDeadline},
+	{"AbandonedReply", AbandonedReply},
 	{"CallAfterStop", CallAfterStop},
 	{"StopTwice", StopTwice},
 	{"StartAfterStop", StartAfterStop},

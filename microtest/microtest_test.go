@@ -39,6 +39,7 @@ var faults = map[string]string{
 	"empty-body":         "NilBody",
 	"nil-reply-header":   "ReplyHeaderWritable",
 	"restart-after-stop": "StartAfterStop",
+	"abandoned-reply":    "AbandonedReply",
 }
 
 // TestSuiteCatchesFaults runs the suite against each broken transport in a
@@ -231,6 +232,12 @@ func breakServer(fault string) micro.Middleware {
 					ctx, cancel = context.WithTimeout(ctx, time.Minute)
 					defer cancel()
 				}
+			case "abandoned-reply":
+				resp, err := next.Handle(ctx, req)
+				if ctx.Err() != nil { // Stop gave up on this handler: drop its reply
+					return nil, micro.NewError(micro.Unavailable, "connection closed")
+				}
+				return resp, err
 			case "ctx-not-cancelled":
 				var detach func()
 				ctx, detach = detached(ctx)
