@@ -1,9 +1,6 @@
 package micro
 
-import (
-	"context"
-	"encoding/json"
-)
+import "context"
 
 // Endpoint handles requests to one route. Handle is called concurrently, from
 // many goroutines at once; it owns req and the returned bytes are not
@@ -31,28 +28,4 @@ func Chain(outer Middleware, others ...Middleware) Middleware {
 		}
 		return outer(next)
 	}
-}
-
-// JSON adapts a typed function to an Endpoint that decodes the request as a
-// JSON Req and encodes the Resp as JSON. A request that is not valid JSON for
-// Req is answered with InvalidArgument carrying the decode error; f is not
-// called. An empty request decodes as Req's zero value.
-func JSON[Req, Resp any](f func(context.Context, Req) (Resp, error)) Endpoint {
-	return HandlerFunc(func(ctx context.Context, data []byte) ([]byte, error) {
-		var req Req
-		if len(data) > 0 {
-			if err := json.Unmarshal(data, &req); err != nil {
-				return nil, Errorf(InvalidArgument, "decode request: %v", err)
-			}
-		}
-		resp, err := f(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		out, err := json.Marshal(resp)
-		if err != nil {
-			return nil, Errorf(Internal, "encode response: %v", err)
-		}
-		return out, nil
-	})
 }

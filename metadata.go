@@ -17,12 +17,12 @@ import (
 // not ending in "-bin"; a value is at most 4096 bytes of printable ASCII
 // (0x20 to 0x7E) with no leading or trailing space; a request carries at
 // most 64 headers. The transports' own keys are reserved: those starting
-// "micro-", "nats-", "grpc-", "connect-" or ":", and content-type,
-// content-length, content-encoding, accept-encoding, connection, keep-alive,
+// "micro-", "nats-", "grpc-", "connect-" or ":", and content-length, content-encoding, accept-encoding, connection, keep-alive,
 // proxy-authenticate, proxy-authorization, proxy-connection, te, trailer,
 // transfer-encoding, upgrade, host and user-agent. A key repeated on the
 // wire by a foreign producer reaches the handler once, its values joined
-// with ",".
+// with ",". The key content-type names the body's encoding on every
+// transport (see [Codec]).
 type Header map[string]string
 
 // Get returns the value of key, matched without regard to case.
@@ -88,6 +88,8 @@ type RequestInfo struct {
 	Namespace string
 	Service   string
 	Transport string // "inproc", "grpc", "nats", "kafka", "http", "jetstream"
+	// OneWay is set for a message sent with Send: no reply reaches anyone.
+	OneWay bool
 	// Header holds the request headers, keys lower-case; nil if there are
 	// none. Do not modify it.
 	Header Header

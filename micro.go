@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,50 +28,34 @@ const DefaultShutdownTimeout = 10 * time.Second
 // ErrRunTwice is returned by a second call of Service.Run.
 var ErrRunTwice = errors.New("micro: Service.Run called twice")
 
-// Option configures a Service or a Mux.
-type Option func(*options)
-
-type options struct {
-	logger          *slog.Logger
-	shutdownTimeout time.Duration
-}
-
-func newOptions(opts []Option) options {
-	o := options{logger: slog.New(slog.DiscardHandler), shutdownTimeout: DefaultShutdownTimeout}
-	for _, f := range opts {
-		f(&o)
-	}
-	return o
-}
-
-// WithLogger sets the logger: for a Service, of its lifecycle and the default
-// of its servers; for a Mux, of handler panics. The default discards.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.logger = l
-		}
-	}
-}
-
-// WithShutdownTimeout sets how long a Service's Run lets its servers drain
-// when it stops; the default is DefaultShutdownTimeout. A Mux ignores it.
-func WithShutdownTimeout(d time.Duration) Option {
-	return func(o *options) { o.shutdownTimeout = d }
-}
-
-// Service runs a service's servers together. Create it with NewService.
+// Service runs a service's servers together. Create it with NewService; a
+// zero Service is a Service with no name and the default options.
 type Service struct {
 	name  string
-	opts  options
+	opts  serviceOptions
 	ran   atomic.Bool
+	once  sync.Once
 	ready chan struct{}
 }
 
 // NewService returns a Service called name. The name is the default consumer
 // group on Kafka and the service name in NATS discovery.
-func NewService(name string, opts ...Option) *Service {
-	return &Service{name: name, opts: newOptions(opts), ready: make(chan struct{})}
+func NewService(name string, opts ...ServiceOption) *Service {
+	o := serviceOptions{logger: discard, shutdownTimeout: DefaultShutdownTimeout}
+	for _, opt := range opts {
+		opt.applyService(&o)
+	}
+	return &Service{name: name, opts: o}
+}
+
+// init makes a zero Service ready for use.
+func (s *Service) init() {
+	s.once.Do(func() {
+		s.ready = make(chan struct{})
+		if s.opts.logger == nil {
+			s.opts = serviceOptions{logger: discard, shutdownTimeout: DefaultShutdownTimeout}
+		}
+	})
 }
 
 // Name returns the service's name.
@@ -81,7 +64,10 @@ func (s *Service) Name() string { return s.name }
 // Ready returns a channel that is closed once every server given to Run
 // that implements Readier says it accepts work; servers that do not are
 // taken as ready at once. If Run fails first, it is never closed.
-func (s *Service) Ready() <-chan struct{} { return s.ready }
+func (s *Service) Ready() <-chan struct{} {
+	s.init()
+	return s.ready
+}
 
 // Run starts every server and blocks until the service stops.
 //
@@ -95,6 +81,7 @@ func (s *Service) Run(ctx context.Context, servers ...Server) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return ErrRunTwice
 	}
+	s.init()
 	log := s.opts.logger
 	g, gctx := errgroup.WithContext(ctx)
 	// Start's ctx carries the Service's values but not ctx's cancellation: a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -281,8 +282,8 @@ func TestHeaders(t *testing.T) {
 // server is a Server that records its lifecycle, for testing Service.Run.
 type server struct {
 	name      string
-	startErr  error         // returned by Start at once
-	stopBlock bool          // Stop waits for its ctx
+	startErr  error // returned by Start at once
+	stopBlock bool  // Stop waits for its ctx
 	stopWait  func(context.Context) error
 	log       chan<- string // "stop <name>"
 	ready     chan struct{}
@@ -452,4 +453,44 @@ func TestServiceRunServes(t *testing.T) {
 	if _, err := c.Call(t.Context(), "greeter", "echo", nil); micro.CodeOf(err) != micro.Unavailable {
 		t.Fatalf("Call after Run returned = %v, want Unavailable", err)
 	}
+}
+
+func TestZeroValues(t *testing.T) {
+	var m micro.Mux
+	if _, err := m.Serve(t.Context(), "a", "b", nil); micro.CodeOf(err) != micro.NotFound {
+		t.Fatalf("zero Mux Serve = %v, want NotFound", err)
+	}
+	m.HandleFunc("a", "b", echo)
+	m.HandleFunc("a", "panic", func(context.Context, []byte) ([]byte, error) { panic("boom") })
+	if got, err := m.Serve(t.Context(), "a", "b", []byte("x")); err != nil || string(got) != "x" {
+		t.Fatalf("zero Mux after Handle = %q, %v", got, err)
+	}
+	if _, err := m.Serve(t.Context(), "a", "panic", nil); micro.CodeOf(err) != micro.Internal {
+		t.Fatalf("zero Mux panic = %v, want Internal", err)
+	}
+
+	var s micro.Service
+	srv := inproc.NewServer(&m)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, srv) }()
+	<-s.Ready()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("zero Service Run = %v", err)
+	}
+}
+
+func TestMuxDuplicateSaysWhere(t *testing.T) {
+	m := micro.NewMux()
+	m.HandleFunc("a", "b", echo) // the line the panic must name
+	_, file, line, _ := runtime.Caller(0)
+	first := fmt.Sprintf("%s:%d", file, line-1)
+	defer func() {
+		p := fmt.Sprint(recover())
+		if !strings.Contains(p, "micro: route a.b registered twice") || !strings.Contains(p, first) {
+			t.Fatalf("panic = %q, want it to name %s", p, first)
+		}
+	}()
+	m.Handle("a", "b", micro.HandlerFunc(echo))
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -22,17 +24,19 @@ type Route struct {
 // String returns "namespace.service".
 func (r Route) String() string { return r.Namespace + "." + r.Service }
 
-// Mux routes requests by (namespace, service) to endpoints. Its zero value is
-// not usable; call NewMux. Registration and serving may run concurrently:
-// Serve reads an immutable table through an atomic pointer, so it takes no
-// lock and allocates nothing, and Handle or Use publish a new table.
+// Mux routes requests by (namespace, service) to endpoints. The zero value
+// is an empty Mux that logs nowhere, ready to use; NewMux sets options.
+// Registration and serving may run concurrently: Serve reads an immutable
+// table through an atomic pointer, so it takes no lock and allocates
+// nothing, and Handle or Use publish a new table.
 type Mux struct {
 	log   *slog.Logger
 	table atomic.Pointer[table]
 
-	mu  sync.Mutex // serializes Handle and Use
-	raw map[Route]Endpoint
-	mws []Middleware
+	mu    sync.Mutex // serializes Handle and Use
+	raw   map[Route]Endpoint
+	where map[Route]string // file:line of each registration
+	mws   []Middleware
 }
 
 // table maps namespace, then service, to the endpoint wrapped in the
@@ -41,17 +45,32 @@ type table map[string]map[string]Endpoint
 
 // NewMux returns an empty Mux. WithLogger sets where handler panics are
 // logged, with their stack; by default they are not logged.
-func NewMux(opts ...Option) *Mux {
-	o := newOptions(opts)
-	m := &Mux{log: o.logger, raw: map[Route]Endpoint{}}
-	m.table.Store(&table{})
-	return m
+func NewMux(opts ...MuxOption) *Mux {
+	o := muxOptions{logger: discard}
+	for _, opt := range opts {
+		opt.applyMux(&o)
+	}
+	return &Mux{log: o.logger}
+}
+
+// lookup returns the current table, which is empty for a zero Mux.
+func (m *Mux) lookup() table {
+	if t := m.table.Load(); t != nil {
+		return *t
+	}
+	return nil
 }
 
 // Handle registers e for the route (namespace, service). It panics, with a
 // message that starts "micro:" and names the route, if a name is not made of
-// [A-Za-z0-9_-]+, if e is nil, or if the route is already registered.
+// [A-Za-z0-9_-]+, if e is nil, or if the route is already registered (the
+// message then says where it was registered first).
 func (m *Mux) Handle(namespace, service string, e Endpoint) {
+	m.handle(namespace, service, e, 2)
+}
+
+// handle registers e; skip is the number of frames above it to its caller.
+func (m *Mux) handle(namespace, service string, e Endpoint, skip int) {
 	r := Route{namespace, service}
 	switch {
 	case !ctxkey.ValidName(namespace):
@@ -64,12 +83,19 @@ func (m *Mux) Handle(namespace, service string, e Endpoint) {
 	if f, ok := e.(HandlerFunc); ok && f == nil {
 		panic("micro: nil endpoint for route " + r.String())
 	}
+	where := "unknown"
+	if _, file, line, ok := runtime.Caller(skip); ok {
+		where = file + ":" + strconv.Itoa(line)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, dup := m.raw[r]; dup {
-		panic("micro: route " + r.String() + " registered twice")
+		panic("micro: route " + r.String() + " registered twice (first at " + m.where[r] + ")")
 	}
-	m.raw[r] = e
+	if m.raw == nil {
+		m.raw, m.where = map[Route]Endpoint{}, map[Route]string{}
+	}
+	m.raw[r], m.where[r] = e, where
 	m.publish()
 }
 
@@ -78,7 +104,7 @@ func (m *Mux) HandleFunc(namespace, service string, f func(ctx context.Context, 
 	if f == nil {
 		panic("micro: nil endpoint for route " + Route{namespace, service}.String())
 	}
-	m.Handle(namespace, service, HandlerFunc(f))
+	m.handle(namespace, service, HandlerFunc(f), 2)
 }
 
 // Use appends middleware that wraps every route, those registered before the
@@ -119,7 +145,7 @@ func (m *Mux) publish() {
 // and answered with Internal; the panic and its stack go to the Mux's logger,
 // not to the caller. The endpoint's own error is returned as it is.
 func (m *Mux) Serve(ctx context.Context, namespace, service string, req []byte) (resp []byte, err error) {
-	e, ok := (*m.table.Load())[namespace][service]
+	e, ok := m.lookup()[namespace][service]
 	if !ok {
 		return nil, m.notFound(namespace, service)
 	}
@@ -142,14 +168,18 @@ func (m *Mux) notFound(namespace, service string) error {
 		return Errorf(InvalidArgument, "invalid namespace %q (want [A-Za-z0-9_-]+)", namespace)
 	case !ctxkey.ValidName(service):
 		return Errorf(InvalidArgument, "invalid service %q (want [A-Za-z0-9_-]+)", service)
-	case (*m.table.Load())[namespace] == nil:
+	case m.lookup()[namespace] == nil:
 		return Errorf(NotFound, "no namespace %q", namespace)
 	}
 	return Errorf(NotFound, "no service %q in namespace %q", service, namespace)
 }
 
 func (m *Mux) recovered(ctx context.Context, namespace, service string, p any) error {
-	m.log.ErrorContext(ctx, "micro: handler panicked",
+	log := m.log
+	if log == nil {
+		log = discard
+	}
+	log.ErrorContext(ctx, "micro: handler panicked",
 		"namespace", namespace, "service", service, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 	return Errorf(Internal, "handler of %s.%s panicked", namespace, service)
 }
@@ -157,7 +187,7 @@ func (m *Mux) recovered(ctx context.Context, namespace, service string, p any) e
 // Routes returns the registered routes, sorted by namespace then service.
 func (m *Mux) Routes() []Route {
 	var rs []Route
-	for ns, services := range *m.table.Load() {
+	for ns, services := range m.lookup() {
 		for svc := range services {
 			rs = append(rs, Route{ns, svc})
 		}

@@ -74,7 +74,7 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	}
 	info := &micro.RequestInfo{
 		Namespace: req.Namespace, Service: req.Service, Transport: d.Transport,
-		Header: req.Header, ReplyHeader: micro.Header{},
+		Header: req.Header, ReplyHeader: micro.Header{}, OneWay: req.OneWay,
 	}
 	ctx := NewContext(base, info)
 	var cancel context.CancelFunc

@@ -21,7 +21,7 @@ const (
 var (
 	reservedPrefixes = []string{"micro-", "nats-", "grpc-", "connect-", ":"}
 	reservedKeys     = map[string]bool{
-		"content-type": true, "content-length": true, "content-encoding": true, "accept-encoding": true,
+		"content-length": true, "content-encoding": true, "accept-encoding": true,
 		"connection": true, "keep-alive": true, "proxy-authenticate": true, "proxy-authorization": true,
 		"proxy-connection": true, "te": true, "trailer": true, "transfer-encoding": true, "upgrade": true,
 		"host": true, "user-agent": true,

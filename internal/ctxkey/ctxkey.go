@@ -33,3 +33,13 @@ type ServiceInfo struct {
 	Name   string
 	Logger *slog.Logger
 }
+
+// The messages of the refusals a server gives before any handler runs. They
+// cross the wire byte-identical, so a client can tell a refused request,
+// safe to retry, from one whose handler may have run.
+const (
+	RefusedStopping   = "server stopping"
+	RefusedNotRunning = "server not running"
+	RefusedBoundFmt   = "server at its bound of %d concurrent handlers"
+	RefusedBound      = "server at its bound of "
+)

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/ctxkey"
 )
 
 // Gate admits, bounds and waits for a server's in-flight handlers. It is
@@ -51,7 +52,7 @@ func (g *Gate) Enter() *micro.Error {
 		case s&gateOpen == 0:
 			return errNotRunning
 		case g.limit > 0 && s&gateCount >= g.limit:
-			return micro.Errorf(micro.ResourceExhausted, "server at its bound of %d concurrent handlers", g.limit)
+			return micro.Errorf(micro.ResourceExhausted, ctxkey.RefusedBoundFmt, g.limit)
 		}
 		if g.state.CompareAndSwap(s, s+1) {
 			return nil
@@ -60,8 +61,8 @@ func (g *Gate) Enter() *micro.Error {
 }
 
 var (
-	errStopping   = micro.NewError(micro.Unavailable, "server stopping")
-	errNotRunning = micro.NewError(micro.Unavailable, "server not running")
+	errStopping   = micro.NewError(micro.Unavailable, ctxkey.RefusedStopping)
+	errNotRunning = micro.NewError(micro.Unavailable, ctxkey.RefusedNotRunning)
 )
 
 // Leave ends a handler that Enter admitted.
