@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -17,12 +19,23 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // faults breaks the inproc transport in one way each; the suite must catch
-// every one, in the named test.
+// every one, in the named case.
 var faults = map[string]string{
-	"drop-headers":  "TestConformance/Headers",
-	"lose-codes":    "TestConformance/ErrorCodes",
-	"stop-abandons": "TestConformance/StopDrains",
-	"no-deadline":   "TestConformance/Deadline",
+	"drop-headers":       "Headers",
+	"lose-codes":         "ErrorCodes",
+	"stop-abandons":      "StopDrains",
+	"no-deadline":        "Deadline",
+	"nil-error":          "NilError",
+	"reserved-header":    "ReservedHeaders",
+	"invalid-header":     "InvalidHeaders",
+	"status-dropped":     "StatusHeaders",
+	"message-bytes":      "ErrorMessages",
+	"default-deadline":   "DefaultDeadline",
+	"send-deadline":      "SendNoDeadline",
+	"ctx-not-cancelled":  "CancelAfterReturn",
+	"empty-body":         "NilBody",
+	"nil-reply-header":   "ReplyHeaderWritable",
+	"restart-after-stop": "StartAfterStop",
 }
 
 // TestSuiteCatchesFaults runs the suite against each broken transport in a
@@ -33,61 +46,222 @@ func TestSuiteCatchesFaults(t *testing.T) {
 	}
 	for fault, where := range faults {
 		t.Run(fault, func(t *testing.T) {
+			t.Parallel()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestConformance$", "-test.v")
 			cmd.Env = append(os.Environ(), "MICROTEST_FAULT="+fault)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("the suite passed a transport that does %s", fault)
 			}
-			if !strings.Contains(string(out), "--- FAIL: "+where+" ") {
+			if !strings.Contains(string(out), "--- FAIL: TestConformance/"+where+" ") {
 				t.Fatalf("fault %s did not fail %s:\n%s", fault, where, out)
 			}
 		})
 	}
 }
 
-// TestConformance runs the suite against inproc, broken as MICROTEST_FAULT
-// says, or whole.
-func TestConformance(t *testing.T) {
-	fault := os.Getenv("MICROTEST_FAULT")
-	microtest.Run(t, microtest.Transport{
+// transport is inproc held to the spec by the reference wrappers, broken
+// as fault says ("" for whole).
+func transport(fault string) microtest.Transport {
+	return microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
-			srv := inproc.NewServer(mux, inproc.WithMaxMessageSize(1<<10))
+			mux.Use(reference, breakServer(fault))
+			srv := &refServer{Server: inproc.NewServer(mux, inproc.WithMaxMessageSize(1<<10))}
 			microtest.Serve(t, nil, srv)
-			c := &broken{Client: inproc.NewClient(srv), fault: fault}
-			if fault == "stop-abandons" {
+			c := &broken{Client: refClient{inproc.NewClient(srv.Server)}, fault: fault}
+			switch fault {
+			case "stop-abandons":
 				return abandoning{srv}, c
+			case "restart-after-stop":
+				return srv.Server, c
 			}
 			return srv, c
 		},
 		MaxMessageSize: 1 << 10,
+	}
+}
+
+// TestConformance runs the suite against inproc, broken as MICROTEST_FAULT
+// says, or whole.
+func TestConformance(t *testing.T) {
+	microtest.Run(t, transport(os.Getenv("MICROTEST_FAULT")))
+}
+
+// TestStress runs the battery three times at once.
+func TestStress(t *testing.T) {
+	if os.Getenv("MICROTEST_FAULT") != "" {
+		t.Skip("in the child process")
+	}
+	microtest.Stress(t, transport(""), 3)
+}
+
+// TestSkip checks that Skip skips every case by its name: no case may call
+// New.
+func TestSkip(t *testing.T) {
+	skip := map[string]string{}
+	for _, name := range microtest.Names() {
+		skip[name] = "skipped by TestSkip"
+	}
+	microtest.Run(t, microtest.Transport{
+		New: func(t *testing.T, _ *micro.Mux) (micro.Server, micro.Client) {
+			t.Fatal("a skipped case called New")
+			return nil, nil
+		},
+		Skip: skip,
 	})
 }
 
+// broken is a client that breaks the transport as fault says.
 type broken struct {
-	*inproc.Client
+	micro.Client
 	fault string
 }
 
 func (b *broken) Call(ctx context.Context, ns, svc string, req []byte) ([]byte, error) {
+	var refuse error
 	switch b.fault {
 	case "drop-headers":
-		d, _ := ctx.Deadline()
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(context.Background(), d)
-		defer cancel()
+		var done func()
+		ctx, done = rebuild(ctx, func(string, string) bool { return false })
+		defer done()
 	case "no-deadline":
 		ctx = context.Background()
+	case "default-deadline":
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+		}
+	case "reserved-header", "invalid-header", "status-dropped":
+		var done func()
+		ctx, refuse, done = b.late(ctx)
+		defer done()
 	}
 	resp, err := b.Client.Call(ctx, ns, svc, req)
-	if err != nil && b.fault == "lose-codes" {
+	switch {
+	case refuse != nil:
+		return nil, refuse
+	case err != nil && b.fault == "lose-codes":
 		err = micro.NewError(micro.Unknown, err.Error())
+	case err != nil && b.fault == "message-bytes":
+		err = micro.NewError(micro.CodeOf(err), strings.TrimSpace(micro.ErrorOf(err).Message))
+	case err == nil && resp == nil && b.fault == "empty-body":
+		resp = []byte{}
 	}
 	return resp, err
 }
 
+func (b *broken) Send(ctx context.Context, ns, svc string, msg []byte) error {
+	var refuse error
+	switch b.fault {
+	case "reserved-header", "invalid-header", "status-dropped":
+		var done func()
+		ctx, refuse, done = b.late(ctx)
+		defer done()
+	}
+	if err := b.Client.Send(ctx, ns, svc, msg); err != nil {
+		return err
+	}
+	return refuse
+}
+
+// late sends without the headers the fault is about and refuses them only
+// after sending (status-dropped drops "status" silently).
+func (b *broken) late(ctx context.Context) (context.Context, error, func()) {
+	var refuse error
+	ctx, done := rebuild(ctx, func(k, v string) bool {
+		var bad bool
+		switch b.fault {
+		case "reserved-header":
+			bad = isReserved(k)
+		case "invalid-header":
+			bad = !isReserved(k) && checkAlphabet(k, v) != ""
+		case "status-dropped":
+			return k != "status"
+		}
+		if bad {
+			refuse = micro.Errorf(micro.InvalidArgument, "header %q%s", k, checkHeader(k, v))
+		}
+		return !bad
+	})
+	return ctx, refuse, done
+}
+
+// rebuild returns a context with ctx's deadline, cancellation and reply
+// Header, and the request headers keep accepts.
+func rebuild(ctx context.Context, keep func(k, v string) bool) (context.Context, func()) {
+	base, cancel := context.WithCancel(context.Background())
+	if d, ok := ctx.Deadline(); ok {
+		cancel()
+		base, cancel = context.WithDeadline(context.Background(), d)
+	}
+	stop := context.AfterFunc(ctx, cancel)
+	h, reply := micro.OutgoingHeader(ctx)
+	for k, v := range h {
+		if keep(k, v) {
+			base = micro.WithHeader(base, k, v)
+		}
+	}
+	if reply != nil {
+		base = micro.WithReplyHeader(base, reply)
+	}
+	return base, func() { stop(); cancel() }
+}
+
+// breakServer returns the middleware that breaks the server side as fault
+// says.
+func breakServer(fault string) micro.Middleware {
+	return func(next micro.Endpoint) micro.Endpoint {
+		return micro.HandlerFunc(func(ctx context.Context, req []byte) ([]byte, error) {
+			switch fault {
+			case "nil-error":
+				resp, err := next.Handle(ctx, req)
+				if isNilPointer(err) {
+					err = micro.NewError(micro.Unknown, "<nil>")
+				}
+				return resp, err
+			case "nil-reply-header":
+				micro.RequestInfoFrom(ctx).ReplyHeader = nil
+			case "send-deadline":
+				if _, ok := ctx.Deadline(); !ok {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, time.Minute)
+					defer cancel()
+				}
+			case "ctx-not-cancelled":
+				var detach func()
+				ctx, detach = detached(ctx)
+				defer detach()
+			}
+			return next.Handle(ctx, req)
+		})
+	}
+}
+
+// leaked holds the cancel funcs of the ctx-not-cancelled fault, which by
+// design are not called while its child process runs.
+var leaked struct {
+	sync.Mutex
+	cancels []context.CancelFunc
+}
+
+// detached returns a ctx that follows ctx until detach is called, and is
+// then cancelled only at ctx's deadline (or in an hour).
+func detached(ctx context.Context) (_ context.Context, detach func()) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Now().Add(time.Hour)
+	}
+	c, cancel := context.WithDeadline(context.WithoutCancel(ctx), d)
+	leaked.Lock()
+	leaked.cancels = append(leaked.cancels, cancel)
+	leaked.Unlock()
+	stop := context.AfterFunc(ctx, cancel)
+	return c, func() { stop() }
+}
+
 // abandoning is a Server whose Stop does not wait for in-flight calls.
-type abandoning struct{ *inproc.Server }
+type abandoning struct{ micro.Server }
 
 func (a abandoning) Stop(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())

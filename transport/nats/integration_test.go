@@ -35,6 +35,7 @@ func TestConformanceExternal(t *testing.T) {
 			return srv, c
 		},
 		MaxMessageSize: testLimit,
-		Features:       microtest.Features{UnknownNamespace: micro.Unavailable},
+		Features:       microtest.Features{UnknownNamespace: micro.Unavailable, NoCancel: true},
+		Skip:           kitSkips,
 	})
 }
