@@ -118,10 +118,15 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 		return nil, c.failed(ctx, err)
 	}
 	defer resp.Body.Close()
+	ok := resp.StatusCode == http.StatusOK
 	if replyHeader != nil {
-		transport.CopyReplyHeader(replyHeader, userHeaders(resp.Header))
+		h := userHeaders(resp.Header)
+		if !ok {
+			delete(h, "content-type") // the error body's, not the handler's
+		}
+		transport.CopyReplyHeader(replyHeader, h)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if !ok {
 		return nil, c.responseError(ctx, hr, resp)
 	}
 	body, err := c.readBody(ctx, resp, c.max, "reply")
@@ -190,6 +195,9 @@ func (c *Client) request(ctx context.Context, namespace, service string, header 
 	}
 	hr.Header = make(http.Header, len(header)+1)
 	for k, v := range header {
+		if k == "content-type" {
+			k = "Content-Type" // net/http reads it by its canonical key
+		}
 		hr.Header[k] = []string{v} // lower-case, as checked; HTTP keys are case-blind
 	}
 	return hr, nil

@@ -130,14 +130,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ns, svc string) 
 		return
 	}
 	hd := w.Header()
+	ct := r.Header["Content-Type"] // as in Connect, a reply is in its request's format
 	for k, v := range rep.Header {
+		if k == "content-type" {
+			ct = []string{v} // unless the handler says otherwise
+			continue
+		}
 		hd[k] = []string{v}
 	}
-	ct := "application/octet-stream"
-	if v := r.Header["Content-Type"]; len(v) > 0 {
-		ct = v[0] // a reply is in the request's format, as in Connect
-	}
-	hd["Content-Type"] = []string{ct}
+	hd["Content-Type"] = ct // none, rather than net/http's sniffing
 	h.write(w, http.StatusOK, rep.Body)
 }
 
@@ -180,28 +181,16 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, ns, svc string) (
 		w.Header().Set("Accept-Encoding", "identity")
 		return nil, micro.Errorf(micro.Unimplemented, "content-encoding %q is not supported", strings.Join(ce, ","))
 	}
-	req.Header = requestHeaders(r.Header)
+	req.Header = userHeaders(r.Header)
 	if !req.Deadline.IsZero() && !now.Before(req.Deadline) {
-		return req, nil // expired: the Dispatcher answers, the body is not read
+		// Expired: the Dispatcher answers; the body is not read, so the
+		// connection closes after the answer.
+		w.Header()["Connection"] = []string{"close"}
+		return req, nil
 	}
 	body, e := h.body(w, r, now, req.Deadline)
 	req.Body = body
 	return req, e
-}
-
-// requestHeaders returns the user headers of an HTTP request (see
-// userHeaders). Content-Type, reserved elsewhere, reaches the handler as
-// "content-type": on HTTP the body's format is the caller's to say.
-func requestHeaders(h http.Header) micro.Header {
-	out := userHeaders(h)
-	// CheckHeader with a plain key checks the value against the alphabet.
-	if ct := h["Content-Type"]; len(ct) > 0 && transport.CheckHeader("x", ct[0]) == nil {
-		if out == nil {
-			out = micro.Header{}
-		}
-		out["content-type"] = ct[0]
-	}
-	return out
 }
 
 // userHeaders returns the headers of a request or response by micro's
@@ -256,9 +245,11 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request, now, deadline tim
 	} else {
 		body, err = io.ReadAll(src)
 	}
-	if bounded {
+	if bounded && err == nil {
 		// Cleared at once: net/http's background read after the body
 		// would otherwise cancel the request's context at this deadline.
+		// After a failed read it stays, so that net/http's own read of
+		// the rest fails too and the connection is closed.
 		_ = rc.SetReadDeadline(time.Time{})
 	}
 	var tooBig *http.MaxBytesError
@@ -280,7 +271,9 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request, now, deadline tim
 func (h *Handler) writeError(w http.ResponseWriter, e *micro.Error, header micro.Header) {
 	hd := w.Header()
 	for k, v := range header {
-		hd[k] = []string{v}
+		if k != "content-type" { // the body is the error's, in JSON
+			hd[k] = []string{v}
+		}
 	}
 	h.writeStatus(w, 0, e)
 }

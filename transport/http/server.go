@@ -124,6 +124,10 @@ func (s *Server) drain(ctx context.Context) error {
 		wait, cancel := context.WithTimeout(ctx, d)
 		<-wait.Done()
 		cancel()
+		if err := ctx.Err(); err != nil {
+			_ = s.hs.Shutdown(ctx) // stop intake all the same
+			return err
+		}
 	}
 	return s.hs.Shutdown(ctx)
 }
