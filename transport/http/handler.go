@@ -106,13 +106,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ns, svc string) 
 		h.writeError(w, e, nil)
 		return
 	}
+	held := true
+	defer func() { // whatever happens below, the slot is given back
+		if held {
+			h.gate.Leave()
+		}
+	}()
 	req, e := h.read(w, r, ns, svc)
 	if e != nil {
-		h.gate.Leave()
 		h.writeError(w, e, nil)
 		return
 	}
 	if req.OneWay {
+		held = false // oneWay gives it back
 		h.oneWay(w, r, req)
 		return
 	}
@@ -121,6 +127,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ns, svc string) 
 		base, req.Caller = h.srv.Base(), r.Context()
 	}
 	rep := h.d.Serve(base, req)
+	held = false
 	h.gate.Leave() // a slow reader of the reply holds no handler slot
 	if exposed {
 		exposeHeaders(w, rep.Header)

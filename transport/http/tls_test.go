@@ -1,0 +1,113 @@
+package http_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/microtest"
+	microhttp "github.com/dancinggopher/micro/transport/http"
+)
+
+// testCert returns a server config with a self-signed certificate for
+// 127.0.0.1, and a client config that trusts it.
+func testCert(t testing.TB) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "micro test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: roots, ServerName: "localhost"}
+}
+
+// TestConformanceTLS runs the suite over HTTPS, where net/http speaks
+// HTTP/2: deadlines, cancellation and limits hold on its streams too.
+func TestConformanceTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the suite runs once in plaintext in -short")
+	}
+	serverTLS, clientTLS := testCert(t)
+	microtest.Run(t, microtest.Transport{
+		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
+			srv := microhttp.NewServer(mux, microhttp.WithAddress("127.0.0.1:0"),
+				microhttp.WithMaxMessageSize(testLimit), microhttp.WithTLS(serverTLS))
+			microtest.Serve(t, nil, srv)
+			c, err := microhttp.NewClient(srv.Addr().String(), microhttp.WithMaxMessageSize(testLimit), microhttp.WithTLS(clientTLS))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			return srv, c
+		},
+		MaxMessageSize: testLimit,
+		Skip:           suiteSkips,
+	})
+}
+
+// TestTLS checks that the Server negotiates HTTP/2 over TLS, and that a
+// client that does not trust it fails with Unavailable, promptly.
+func TestTLS(t *testing.T) {
+	serverTLS, clientTLS := testCert(t)
+	m := micro.NewMux()
+	m.HandleFunc("a", "proto", func(ctx context.Context, _ []byte) ([]byte, error) { return nil, nil })
+	srv, _ := serve(t, m, microhttp.WithTLS(serverTLS))
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS, ForceAttemptHTTP2: true}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Post("https://"+srv.Addr().String()+"/a/proto", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Errorf("over TLS: %d %s, want 200 over HTTP/2", resp.StatusCode, resp.Proto)
+	}
+	untrusting, err := microhttp.NewClient(srv.Addr().String(), microhttp.WithTLS(&tls.Config{ServerName: "localhost"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer untrusting.Close()
+	if _, err := untrusting.Call(t.Context(), "a", "proto", nil); micro.CodeOf(err) != micro.Unavailable || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a client that does not trust the server = %v, want Unavailable naming the certificate", err)
+	}
+}
+
+// TestNoH2C checks that a plaintext Server does not speak HTTP/2 with
+// prior knowledge: net/http's Shutdown would not wait for such connections.
+func TestNoH2C(t *testing.T) {
+	srv, _ := serve(t, micro.NewMux())
+	conn := dial(t, srv)
+	io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 ") {
+		t.Fatalf("an h2c preface got %q, %v; want an HTTP/1.1 refusal", line, err)
+	}
+}
