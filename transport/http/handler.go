@@ -178,6 +178,11 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, ns, svc string) (
 		return nil, micro.Errorf(micro.InvalidArgument, "malformed %s header %q (want 1)", headerOneWay, v)
 	}
 	req.OneWay = oneWay
+	if oneWay {
+		if err := transport.CheckRoute(ns, svc); err != nil {
+			return nil, transport.ErrorOf(err) // refused now: no one hears of it later
+		}
+	}
 	now := time.Now()
 	if !oneWay { // a one-way message carries no deadline
 		if req.Deadline, err = requestDeadline(r.Header, now); err != nil {

@@ -74,6 +74,9 @@ func (s *Server) Stop(ctx context.Context) error { return s.Server.Stop(ctx) }
 
 func (s *Server) setup(ctx context.Context) error {
 	if s.cfgErr != nil {
+		if s.cfg.lis != nil {
+			_ = s.cfg.lis.Close() // the Server owns it
+		}
 		return s.cfgErr
 	}
 	log := s.cfg.log

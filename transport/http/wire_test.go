@@ -133,6 +133,7 @@ func TestWireRequests(t *testing.T) {
 		{"too big", "POST", "/greeter/hello", strings.Repeat("x", 65), nil, 429, `{"code":"resource_exhausted","message":"request of 65 bytes exceeds the limit of 64"}`},
 		{"gzip", "POST", "/greeter/hello", "x", []string{"Content-Encoding", "gzip"}, 501, `{"code":"unimplemented","message":"content-encoding \"gzip\" is not supported"}`},
 		{"bad one-way", "POST", "/greeter/hello", "x", []string{"Micro-One-Way", "yes"}, 400, `{"code":"invalid_argument","message":"malformed Micro-One-Way header \"yes\" (want 1)"}`},
+		{"one-way bad name", "POST", "/greeter/hel.lo", "x", []string{"Micro-One-Way", "1"}, 400, `{"code":"invalid_argument","message":"invalid service \"hel.lo\" (want [A-Za-z0-9_-]+)"}`},
 	} {
 		resp, body := post(t, c.method, base+c.path, "", c.body, c.header...)
 		if resp.StatusCode != c.status || body != c.want+"\n" {
