@@ -46,12 +46,16 @@ func serve(t testing.TB, mux *micro.Mux, opts ...microhttp.ServerOption) (*micro
 	return srv, c
 }
 
-func TestConformance(t *testing.T) {
-	microtest.Run(t, microtest.Transport{
+func TestConformance(t *testing.T) { microtest.Run(t, suite(nil, nil)) }
+
+// suite is the conformance suite's view of Servers and Clients made with
+// the given options and testLimit.
+func suite(srvOpts []microhttp.ServerOption, cliOpts []microhttp.ClientOption) microtest.Transport {
+	return microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
-			srv := microhttp.NewServer(mux, microhttp.WithAddress("127.0.0.1:0"), microhttp.WithMaxMessageSize(testLimit))
+			srv := microhttp.NewServer(mux, append(srvOpts, microhttp.WithAddress("127.0.0.1:0"), microhttp.WithMaxMessageSize(testLimit))...)
 			microtest.Serve(t, nil, srv)
-			c, err := microhttp.NewClient(srv.Addr().String(), microhttp.WithMaxMessageSize(testLimit))
+			c, err := microhttp.NewClient(srv.Addr().String(), append(cliOpts, microhttp.WithMaxMessageSize(testLimit))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,7 +64,7 @@ func TestConformance(t *testing.T) {
 		},
 		MaxMessageSize: testLimit,
 		Skip:           suiteSkips,
-	})
+	}
 }
 
 // suiteSkips are cases where the microtest branch and main's kit disagree,

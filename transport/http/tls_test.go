@@ -56,21 +56,7 @@ func TestConformanceTLS(t *testing.T) {
 		t.Skip("the suite runs once in plaintext in -short")
 	}
 	serverTLS, clientTLS := testCert(t)
-	microtest.Run(t, microtest.Transport{
-		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
-			srv := microhttp.NewServer(mux, microhttp.WithAddress("127.0.0.1:0"),
-				microhttp.WithMaxMessageSize(testLimit), microhttp.WithTLS(serverTLS))
-			microtest.Serve(t, nil, srv)
-			c, err := microhttp.NewClient(srv.Addr().String(), microhttp.WithMaxMessageSize(testLimit), microhttp.WithTLS(clientTLS))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			return srv, c
-		},
-		MaxMessageSize: testLimit,
-		Skip:           suiteSkips,
-	})
+	microtest.Run(t, suite([]microhttp.ServerOption{microhttp.WithTLS(serverTLS)}, []microhttp.ClientOption{microhttp.WithTLS(clientTLS)}))
 }
 
 // TestTLS checks that the Server negotiates HTTP/2 over TLS, and that a
