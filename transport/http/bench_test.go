@@ -7,10 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dancinggopher/micro"
 )
@@ -19,8 +21,12 @@ import (
 // net/http handler and client, each over its own keep-alive loopback
 // connections, one caller at a time and 16 at once. Compare them with
 //
-//	go test -run '^$' -bench 'Call$' -benchmem -benchtime 2000x -count 6 ./transport/http/ > /tmp/http-bench.txt
-//	benchstat -col .name -row /size,/callers /tmp/http-bench.txt
+//	go test -run '^$' -bench . -benchmem -benchtime 2000x -count 6 ./transport/http/ > /tmp/http-bench.txt
+//	benchstat -filter '.name:(Call OR RawCall)' -col .name -row /size,/callers /tmp/http-bench.txt
+//	benchstat -filter .name:CallPaired -row /size,/callers /tmp/http-bench.txt
+//
+// cpu-ns/op is the process's CPU time per call, client and server
+// together: on a busy machine it is steadier than sec/op.
 
 var benchSizes = []struct {
 	name string
@@ -41,26 +47,80 @@ func benchCalls(b *testing.B, call caller) {
 			b.Run("size="+size.name+"/callers="+strconv.Itoa(callers), func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(size.n))
-				if err := callConcurrently(b.N, callers, call, req); err != nil {
+				start := cpuTime()
+				if err := callConcurrently(b.N, callers, func(i int) error { return echo(call, req) }); err != nil {
 					b.Fatal(err)
+				}
+				if used := cpuTime() - start; used > 0 {
+					b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 				}
 			})
 		}
 	}
 }
 
-// callConcurrently makes n calls from callers goroutines.
-func callConcurrently(n, callers int, call caller, req []byte) error {
+// BenchmarkCallPaired makes each iteration one micro call and one raw
+// call, in alternating order, and reports the median time of each and
+// micro's overhead in percent of raw: load that comes and goes on the
+// machine hits both alike, and medians keep a busy machine's stalls of a
+// few calls from swamping the comparison.
+func BenchmarkCallPaired(b *testing.B) {
+	impls := [2]caller{microCaller(b), rawCaller(b)}
+	for _, size := range benchSizes {
+		req := bytes.Repeat([]byte("x"), size.n)
+		for _, callers := range []int{1, 16} {
+			b.Run("size="+size.name+"/callers="+strconv.Itoa(callers), func(b *testing.B) {
+				times := [2][]time.Duration{make([]time.Duration, b.N), make([]time.Duration, b.N)}
+				err := callConcurrently(b.N, callers, func(i int) error {
+					for j := range 2 {
+						impl := (i + j) % 2
+						start := time.Now()
+						if err := echo(impls[impl], req); err != nil {
+							return err
+						}
+						times[impl][i] = time.Since(start)
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				m, r := median(times[0]), median(times[1])
+				b.ReportMetric(m, "micro-ns/call")
+				b.ReportMetric(r, "raw-ns/call")
+				b.ReportMetric(100*(m/r-1), "overhead-%")
+			})
+		}
+	}
+}
+
+func median(d []time.Duration) float64 {
+	slices.Sort(d)
+	return float64(d[len(d)/2])
+}
+
+// echo calls call with req and checks the echo.
+func echo(call caller, req []byte) error {
+	resp, err := call(context.Background(), req)
+	if err == nil && !bytes.Equal(resp, req) {
+		err = errors.New("the echo came back wrong")
+	}
+	return err
+}
+
+// callConcurrently runs f for i from 0 to n-1 on callers goroutines, and
+// returns the first error.
+func callConcurrently(n, callers int, f func(i int) error) error {
 	var (
-		next int64
+		next int64 = -1
 		wg   sync.WaitGroup
 		errs = make(chan error, callers)
 	)
 	for range callers {
 		wg.Go(func() {
-			for atomic.AddInt64(&next, 1) <= int64(n) {
-				if resp, err := call(context.Background(), req); err != nil || len(resp) != len(req) {
-					errs <- errors.Join(err, errors.New("echo came back wrong"))
+			for i := atomic.AddInt64(&next, 1); i < int64(n); i = atomic.AddInt64(&next, 1) {
+				if err := f(int(i)); err != nil {
+					errs <- err
 					return
 				}
 			}
