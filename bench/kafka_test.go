@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	microkafka "github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -22,13 +23,8 @@ const partitions = 4
 
 // kafkaCluster starts an in-process Kafka cluster (kfake) until the
 // benchmark ends. Topics are created on first use with 4 partitions.
-func kafkaCluster(b *testing.B) *kfake.Cluster {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(partitions))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(c.Close)
-	return c
+func kafkaCluster(b *testing.B) *kafkatest.Cluster {
+	return kafkatest.Start(b, kafkatest.WithClusterOptions(kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(partitions)))
 }
 
 // rawKafkaOptions are the kgo options that the raw baselines share with
@@ -37,9 +33,9 @@ func kafkaCluster(b *testing.B) *kfake.Cluster {
 // records without a key spread over the partitions in turn, and a fetch
 // wait of 500 ms. Producing creates a missing topic, as micro's Server does
 // with WithCreateTopics.
-func rawKafkaOptions(c *kfake.Cluster, more ...kgo.Opt) []kgo.Opt {
+func rawKafkaOptions(c *kafkatest.Cluster, more ...kgo.Opt) []kgo.Opt {
 	return append([]kgo.Opt{
-		kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.SeedBrokers(c.Addrs()...),
 		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
 		kgo.FetchMaxWait(500 * time.Millisecond),
@@ -49,8 +45,8 @@ func rawKafkaOptions(c *kfake.Cluster, more ...kgo.Opt) []kgo.Opt {
 
 // startMicroKafka serves mux over Kafka in the consumer group "bench" until
 // the benchmark ends.
-func startMicroKafka(b *testing.B, c *kfake.Cluster, mux *micro.Mux) {
-	srv := microkafka.NewServer(mux, microkafka.WithBrokers(c.ListenAddrs()...),
+func startMicroKafka(b *testing.B, c *kafkatest.Cluster, mux *micro.Mux) {
+	srv := microkafka.NewServer(mux, microkafka.WithBrokers(c.Addrs()...),
 		microkafka.WithGroup("bench"), microkafka.WithCreateTopics(partitions))
 	startServer(b, srv, srv.Ready())
 }
@@ -60,7 +56,7 @@ func startMicroKafka(b *testing.B, c *kfake.Cluster, mux *micro.Mux) {
 // does: poll up to 1000 records with rebalances blocked, handle each record
 // in order, mark it, and commit the marks in the background soon after
 // (and on revoke).
-func rawConsume(b *testing.B, c *kfake.Cluster, topic, group string, handle func(*kgo.Record)) {
+func rawConsume(b *testing.B, c *kafkatest.Cluster, topic, group string, handle func(*kgo.Record)) {
 	wake := make(chan struct{}, 1)
 	cl, err := kgo.NewClient(rawKafkaOptions(c,
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
@@ -123,7 +119,7 @@ func BenchmarkSendKafka(b *testing.B) {
 	b.Run("transport=kafka/impl=micro", func(b *testing.B) {
 		s := newSink()
 		startMicroKafka(b, c, countingMux("micro", s))
-		cl, err := microkafka.NewClient(microkafka.WithBrokers(c.ListenAddrs()...))
+		cl, err := microkafka.NewClient(microkafka.WithBrokers(c.Addrs()...))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -150,7 +146,7 @@ func BenchmarkSendKafka(b *testing.B) {
 		subCfg.Version = saramaVersion
 		subCfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 		sub, err := wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
-			Brokers: c.ListenAddrs(), Unmarshaler: wmkafka.DefaultMarshaler{},
+			Brokers: c.Addrs(), Unmarshaler: wmkafka.DefaultMarshaler{},
 			OverwriteSaramaConfig: subCfg, ConsumerGroup: "watermill",
 		}, watermill.NopLogger{})
 		if err != nil {
@@ -160,7 +156,7 @@ func BenchmarkSendKafka(b *testing.B) {
 		pubCfg := wmkafka.DefaultSaramaSyncPublisherConfig()
 		pubCfg.Version = saramaVersion
 		pub, err := wmkafka.NewPublisher(wmkafka.PublisherConfig{
-			Brokers: c.ListenAddrs(), Marshaler: wmkafka.DefaultMarshaler{}, OverwriteSaramaConfig: pubCfg,
+			Brokers: c.Addrs(), Marshaler: wmkafka.DefaultMarshaler{}, OverwriteSaramaConfig: pubCfg,
 		}, watermill.NopLogger{})
 		if err != nil {
 			b.Fatal(err)

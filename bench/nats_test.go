@@ -9,32 +9,17 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	natsmicro "github.com/nats-io/nats.go/micro"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/natstest"
 	micronats "github.com/dancinggopher/micro/transport/nats"
 )
 
-// runNATS starts an embedded nats-server on a random loopback port until
-// the benchmark ends.
-func runNATS(b *testing.B) *server.Server {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		b.Fatal("nats-server not ready")
-	}
-	b.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns
-}
-
 // connect returns a connection to ns, closed when the benchmark ends.
-func connect(b *testing.B, ns *server.Server) *natsgo.Conn {
-	nc, err := natsgo.Connect(ns.ClientURL())
+func connect(b *testing.B, ns *natstest.Server) *natsgo.Conn {
+	nc, err := natsgo.Connect(ns.URL())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,10 +28,10 @@ func connect(b *testing.B, ns *server.Server) *natsgo.Conn {
 }
 
 // serveMicroNATS serves mux over NATS on ns and returns a Client of it.
-func serveMicroNATS(b *testing.B, ns *server.Server, mux *micro.Mux) *micronats.Client {
-	srv := micronats.NewServer(mux, micronats.WithURL(ns.ClientURL()))
+func serveMicroNATS(b *testing.B, ns *natstest.Server, mux *micro.Mux) *micronats.Client {
+	srv := micronats.NewServer(mux, micronats.WithURL(ns.URL()))
 	startServer(b, srv, srv.Ready())
-	c, err := micronats.NewClient(micronats.WithURL(ns.ClientURL()))
+	c, err := micronats.NewClient(micronats.WithURL(ns.URL()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,7 +48,7 @@ func serveMicroNATS(b *testing.B, ns *server.Server, mux *micro.Mux) *micronats.
 //   - impl=natsmicro: nats.go's micro package (AddService, one endpoint
 //     that responds with the request's data), called with Conn.Request.
 func BenchmarkCallNATS(b *testing.B) {
-	ns := runNATS(b)
+	ns := natstest.Start(b)
 	b.Run("transport=nats/impl=micro", func(b *testing.B) {
 		mux := micro.NewMux()
 		mux.HandleFunc("bench", "echo", echo)
@@ -103,7 +88,7 @@ func BenchmarkCallNATS(b *testing.B) {
 
 // addNATSMicro serves h as the endpoint "natsmicro.echo" of a nats.go micro
 // service on ns and returns a client connection.
-func addNATSMicro(b *testing.B, ns *server.Server, h natsmicro.HandlerFunc) *natsgo.Conn {
+func addNATSMicro(b *testing.B, ns *natstest.Server, h natsmicro.HandlerFunc) *natsgo.Conn {
 	srv := connect(b, ns)
 	svc, err := natsmicro.AddService(srv, natsmicro.Config{
 		Name: "natsmicro", Version: "1.0.0",
@@ -128,7 +113,7 @@ const slowHandler = time.Millisecond
 // micro runs handlers concurrently, nats.go's micro package calls its
 // handler from the subscription's one callback goroutine.
 func BenchmarkSlowCallNATS(b *testing.B) {
-	ns := runNATS(b)
+	ns := natstest.Start(b)
 	req := make([]byte, 64)
 	var slept, calls atomic.Int64
 	sleep := func() {
@@ -191,7 +176,7 @@ func BenchmarkSlowCallNATS(b *testing.B) {
 //     to a Router with one handler on its Subscriber (default config: one
 //     subscription, a message is acked before the next is delivered).
 func BenchmarkSendNATS(b *testing.B) {
-	ns := runNATS(b)
+	ns := natstest.Start(b)
 	b.Run("transport=nats/impl=micro", func(b *testing.B) {
 		s := newSink()
 		c := serveMicroNATS(b, ns, countingMux("bench", s))
@@ -214,12 +199,12 @@ func BenchmarkSendNATS(b *testing.B) {
 	b.Run("transport=nats/impl=watermill", func(b *testing.B) {
 		s := newSink()
 		jsOff := wmnats.JetStreamConfig{Disabled: true}
-		sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{URL: ns.ClientURL(), JetStream: jsOff}, watermill.NopLogger{})
+		sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{URL: ns.URL(), JetStream: jsOff}, watermill.NopLogger{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		runRouter(b, sub, "watermill.send", s)
-		pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: ns.ClientURL(), JetStream: jsOff}, watermill.NopLogger{})
+		pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: ns.URL(), JetStream: jsOff}, watermill.NopLogger{})
 		if err != nil {
 			b.Fatal(err)
 		}

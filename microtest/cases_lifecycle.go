@@ -3,7 +3,6 @@ package microtest
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,12 +147,7 @@ func StopTwice(t *testing.T, tr Transport) {
 }
 
 // isServerStopped reports whether err is micro.ErrServerStopped.
-//
-// TODO: errors.Is(err, micro.ErrServerStopped) once the root package
-// defines the sentinel; until then its message is matched.
-func isServerStopped(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "micro: server stopped")
-}
+func isServerStopped(err error) bool { return errors.Is(err, micro.ErrServerStopped) }
 
 // startAgain calls srv.Start on a goroutine and returns its error, or fails
 // t if Start does not return within grace (then it stops srv to release

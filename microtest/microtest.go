@@ -82,9 +82,8 @@ const Timeout = 20 * time.Second
 // run again), so that a fault fails its case well before Timeout.
 const grace = 5 * time.Second
 
-// defaultCallTimeout is the bound of a Call whose ctx has no deadline
-// (micro.DefaultCallTimeout in the spec).
-const defaultCallTimeout = 30 * time.Second
+// defaultCallTimeout is the bound of a Call whose ctx has no deadline.
+const defaultCallTimeout = micro.DefaultCallTimeout
 
 // maxErrorMessage is the longest error message, in bytes, that crosses a
 // wire; a longer one is cut at a rune boundary.

@@ -2,8 +2,10 @@ package microtest_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/microtest"
+	kit "github.com/dancinggopher/micro/transport"
 	"github.com/dancinggopher/micro/transport/inproc"
 )
 
@@ -60,20 +63,20 @@ func TestSuiteCatchesFaults(t *testing.T) {
 	}
 }
 
-// transport is inproc held to the spec by the reference wrappers, broken
-// as fault says ("" for whole).
+// transport is inproc, the reference, broken as fault says ("" for
+// whole).
 func transport(fault string) microtest.Transport {
 	return microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
-			mux.Use(reference, breakServer(fault))
-			srv := &refServer{Server: inproc.NewServer(mux, inproc.WithMaxMessageSize(1<<10))}
+			mux.Use(breakServer(fault))
+			srv := inproc.NewServer(mux, inproc.WithMaxMessageSize(1<<10))
 			microtest.Serve(t, nil, srv)
-			c := &broken{Client: refClient{inproc.NewClient(srv.Server)}, fault: fault}
+			c := &broken{Client: inproc.NewClient(srv), fault: fault}
 			switch fault {
 			case "stop-abandons":
 				return abandoning{srv}, c
 			case "restart-after-stop":
-				return srv.Server, c
+				return restarting{srv}, c
 			}
 			return srv, c
 		},
@@ -144,7 +147,7 @@ func (b *broken) Call(ctx context.Context, ns, svc string, req []byte) ([]byte, 
 	case err != nil && b.fault == "lose-codes":
 		err = micro.NewError(micro.Unknown, err.Error())
 	case err != nil && b.fault == "message-bytes":
-		err = micro.NewError(micro.CodeOf(err), strings.TrimSpace(micro.ErrorOf(err).Message))
+		err = micro.NewError(micro.CodeOf(err), strings.TrimSpace(kit.ErrorOf(err).Message))
 	case err == nil && resp == nil && b.fault == "empty-body":
 		resp = []byte{}
 	}
@@ -173,14 +176,14 @@ func (b *broken) late(ctx context.Context) (context.Context, error, func()) {
 		var bad bool
 		switch b.fault {
 		case "reserved-header":
-			bad = isReserved(k)
+			bad = kit.Reserved(k)
 		case "invalid-header":
-			bad = !isReserved(k) && checkAlphabet(k, v) != ""
+			bad = !kit.Reserved(k) && kit.CheckHeader(k, v) != nil
 		case "status-dropped":
 			return k != "status"
 		}
 		if bad {
-			refuse = micro.Errorf(micro.InvalidArgument, "header %q%s", k, checkHeader(k, v))
+			refuse = kit.CheckHeader(k, v)
 		}
 		return !bad
 	})
@@ -196,7 +199,7 @@ func rebuild(ctx context.Context, keep func(k, v string) bool) (context.Context,
 		base, cancel = context.WithDeadline(context.Background(), d)
 	}
 	stop := context.AfterFunc(ctx, cancel)
-	h, reply := micro.OutgoingHeader(ctx)
+	h, reply := kit.OutgoingHeader(ctx)
 	for k, v := range h {
 		if keep(k, v) {
 			base = micro.WithHeader(base, k, v)
@@ -216,7 +219,7 @@ func breakServer(fault string) micro.Middleware {
 			switch fault {
 			case "nil-error":
 				resp, err := next.Handle(ctx, req)
-				if isNilPointer(err) {
+				if err != nil && reflect.ValueOf(err).Kind() == reflect.Pointer && reflect.ValueOf(err).IsNil() {
 					err = micro.NewError(micro.Unknown, "<nil>")
 				}
 				return resp, err
@@ -267,5 +270,15 @@ func (a abandoning) Stop(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = a.Server.Stop(ctx)
+	return nil
+}
+
+// restarting is a Server whose Start after Stop pretends to serve again.
+type restarting struct{ micro.Server }
+
+func (r restarting) Start(ctx context.Context) error {
+	if err := r.Server.Start(ctx); !errors.Is(err, micro.ErrServerStopped) {
+		return err
+	}
 	return nil
 }

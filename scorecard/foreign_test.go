@@ -6,10 +6,10 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 	"github.com/dancinggopher/micro/transport/nats"
 )
@@ -40,7 +40,7 @@ func TestForeignErrorCodes(t *testing.T) {
 	t.Run("nats", func(t *testing.T) {
 		t.Parallel()
 		ns := runNATS(t)
-		nc, err := natsgo.Connect(ns.ClientURL())
+		nc, err := natsgo.Connect(ns.URL())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func TestForeignErrorCodes(t *testing.T) {
 		if err := nc.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		cl, err := nats.NewClient(nats.WithURL(ns.ClientURL()))
+		cl, err := nats.NewClient(nats.WithURL(ns.URL()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,12 +67,8 @@ func TestForeignErrorCodes(t *testing.T) {
 	})
 	t.Run("kafka", func(t *testing.T) {
 		t.Parallel()
-		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "foreign"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		raw, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("foreign"))
+		c := kafkatest.Start(t, kafkatest.WithTopics(1, "foreign"))
+		raw, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ConsumeTopics("foreign"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +101,7 @@ func TestForeignErrorCodes(t *testing.T) {
 			}
 		}()
 		defer func() { cancel(); <-done; raw.Close() }()
-		cl, err := kafka.NewClient(kafka.WithBrokers(c.ListenAddrs()...))
+		cl, err := kafka.NewClient(kafka.WithBrokers(c.Addrs()...))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	grpclib "google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	kit "github.com/dancinggopher/micro/transport"
 	microv1 "github.com/dancinggopher/micro/transport/grpc/proto/micro/v1"
 	"github.com/dancinggopher/micro/transport/kafka"
@@ -294,14 +294,10 @@ func validHeader(v string) bool {
 // comes back. A malformed deadline is refused with InvalidArgument or
 // ignored.
 func FuzzKafkaRecord(f *testing.F) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "fz", "fz-replies"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(c.Close)
-	run(f, kafka.NewServer(fuzzMux(), kafka.WithBrokers(c.ListenAddrs()...), kafka.WithRetries(0, 0)), 5*time.Second)
-	replies := newReplyWaiter(f, c.ListenAddrs(), "fz-replies")
-	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	c := kafkatest.Start(f, kafkatest.WithTopics(1, "fz", "fz-replies"))
+	run(f, kafka.NewServer(fuzzMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithRetries(0, 0)), 5*time.Second)
+	replies := newReplyWaiter(f, c.Addrs(), "fz-replies")
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
 	if err != nil {
 		f.Fatal(err)
 	}

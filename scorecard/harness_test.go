@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/twmb/franz-go/pkg/kfake"
 	grpclib "google.golang.org/grpc"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/grpc"
 	"github.com/dancinggopher/micro/transport/inproc"
 	"github.com/dancinggopher/micro/transport/kafka"
@@ -116,68 +117,47 @@ func startNATS(t testing.TB) *env {
 	ns := runNATS(t)
 	return &env{
 		name: "nats",
-		addr: ns.ClientURL(),
+		addr: ns.URL(),
 		server: func(mux *micro.Mux, c config) micro.Server {
-			opts := []nats.Option{nats.WithURL(ns.ClientURL()), nats.WithMaxMessageSize(limit(c))}
+			opts := []nats.Option{nats.WithURL(ns.URL()), nats.WithMaxMessageSize(limit(c))}
 			if c.concurrency > 0 {
 				opts = append(opts, nats.WithConcurrency(c.concurrency))
 			}
 			return nats.NewServer(mux, opts...)
 		},
 		client: func(c config) micro.Client {
-			cl, err := nats.NewClient(nats.WithURL(ns.ClientURL()), nats.WithMaxMessageSize(limit(c)))
+			cl, err := nats.NewClient(nats.WithURL(ns.URL()), nats.WithMaxMessageSize(limit(c)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { cl.Close() })
 			return cl
 		},
-		conns: ns.NumClients,
+		conns: ns.NATSServer().NumClients,
 	}
 }
 
-// runNATS starts an embedded nats-server on a random loopback port, shut
-// down at cleanup.
-func runNATS(t testing.TB) *server.Server {
+// runNATS starts an embedded nats-server for t with room for a payload at
+// the default limit plus its headers; the NATS server's own default is
+// 1 MiB.
+func runNATS(t testing.TB) *natstest.Server {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		// Room for a payload at the default limit plus its headers; the
-		// NATS server's own default is 1 MiB.
-		MaxPayload: micro.DefaultMaxMessageSize + 1<<20,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
+	return natstest.Start(t, natstest.WithMaxPayload(micro.DefaultMaxMessageSize+1<<20))
 }
 
 func startKafka(t testing.TB) *env {
 	cnt := &connCount{}
-	c, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
+	c := kafkatest.Start(t,
 		// Room for a payload at the default limit plus its headers.
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(micro.DefaultMaxMessageSize + 1<<20)}),
-		kfake.ListenFn(func(network, address string) (net.Listener, error) {
+		kafkatest.WithMaxMessageBytes(micro.DefaultMaxMessageSize+1<<20),
+		kafkatest.WithClusterOptions(kfake.ListenFn(func(network, address string) (net.Listener, error) {
 			l, err := net.Listen(network, address)
 			if err != nil {
 				return nil, err
 			}
 			return cnt.listener(l), nil
-		}),
+		})),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
 	return &env{
 		name: "kafka",
 		server: func(mux *micro.Mux, cfg config) micro.Server {
@@ -186,7 +166,7 @@ func startKafka(t testing.TB) *env {
 				n = kafka.DefaultConcurrency
 			}
 			return kafka.NewServer(mux,
-				kafka.WithBrokers(c.ListenAddrs()...),
+				kafka.WithBrokers(c.Addrs()...),
 				kafka.WithMaxMessageSize(limit(cfg)),
 				kafka.WithConcurrency(n),
 				// One partition per concurrent handler: a partition's
@@ -195,7 +175,7 @@ func startKafka(t testing.TB) *env {
 			)
 		},
 		client: func(cfg config) micro.Client {
-			cl, err := kafka.NewClient(kafka.WithBrokers(c.ListenAddrs()...), kafka.WithMaxMessageSize(limit(cfg)))
+			cl, err := kafka.NewClient(kafka.WithBrokers(c.Addrs()...), kafka.WithMaxMessageSize(limit(cfg)))
 			if err != nil {
 				t.Fatal(err)
 			}

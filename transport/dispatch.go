@@ -72,23 +72,16 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	if len(body) == 0 {
 		body = nil
 	}
-	info := &micro.RequestInfo{
+	ctx := &handlerCtx{base: base, deadline: req.Deadline, info: micro.RequestInfo{
 		Namespace: req.Namespace, Service: req.Service, Transport: d.Transport,
 		Header: req.Header, ReplyHeader: micro.Header{}, OneWay: req.OneWay,
-	}
-	ctx := NewContext(base, info)
-	var cancel context.CancelFunc
-	if req.Deadline.IsZero() {
-		ctx, cancel = context.WithCancel(ctx)
-	} else {
-		ctx, cancel = context.WithDeadline(ctx, req.Deadline)
-	}
+	}}
 	if req.Caller != nil && req.Caller.Done() != nil {
-		stop := context.AfterFunc(req.Caller, cancel)
-		defer stop()
+		ctx.caller = req.Caller
 	}
+	info := &ctx.info
 	resp, err := d.Mux.Serve(ctx, req.Namespace, req.Service, body)
-	cancel()
+	ctx.finish()
 
 	r := Reply{Err: ErrorOf(err)}
 	if len(info.ReplyHeader) > 0 {

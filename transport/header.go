@@ -47,16 +47,16 @@ func Reserved(key string) bool {
 
 // CheckHeader returns nil if key (lower-cased) and value keep to the header
 // alphabet of [micro.Header] and key is not [Reserved], else an
-// InvalidArgument *micro.Error naming the key.
+// InvalidArgument *micro.Error naming the key, lower-cased.
 func CheckHeader(key, value string) error {
 	k := strings.ToLower(key)
 	switch {
 	case !validKey(k):
-		return micro.Errorf(micro.InvalidArgument, "header %q: key must be 1-%d bytes of [a-z0-9._-], not ending in -bin", key, MaxHeaderKey)
+		return micro.Errorf(micro.InvalidArgument, "header %q: key must be 1-%d bytes of [a-z0-9._-], not ending in -bin", k, MaxHeaderKey)
 	case Reserved(k):
-		return micro.Errorf(micro.InvalidArgument, "header %q is reserved", key)
+		return micro.Errorf(micro.InvalidArgument, "header %q is reserved", k)
 	case !validValue(value):
-		return micro.Errorf(micro.InvalidArgument, "header %q: value must be at most %d bytes of printable ASCII with no leading or trailing space", key, MaxHeaderValue)
+		return micro.Errorf(micro.InvalidArgument, "header %q: value must be at most %d bytes of printable ASCII with no leading or trailing space", k, MaxHeaderValue)
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func TestCheckHeader(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("CheckHeader(%q, %q) = %v, want ok=%v", c.key, c.value, err, c.ok)
 		}
-		if err != nil && (micro.CodeOf(err) != micro.InvalidArgument || !strings.Contains(err.Error(), c.key)) {
+		if err != nil && (micro.CodeOf(err) != micro.InvalidArgument || !strings.Contains(err.Error(), strings.ToLower(c.key))) {
 			t.Errorf("CheckHeader(%q) = %v, want InvalidArgument naming the key", c.key, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	grpclib "google.golang.org/grpc"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/testutil"
 	"github.com/dancinggopher/micro/transport/grpc"
 )
 
@@ -20,7 +21,7 @@ func TestClientClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := c.Call(testCtx(t), "test", "echo", nil)
-	wantCode(t, err, micro.Unavailable)
+	testutil.WantCode(t, err, micro.Unavailable, "")
 	if err := c.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
@@ -39,8 +40,8 @@ func TestNoServer(t *testing.T) {
 	}
 	defer c.Close()
 	_, err = c.Call(testCtx(t), "test", "echo", nil)
-	wantCode(t, err, micro.Unavailable)
-	wantCode(t, c.Send(testCtx(t), "test", "echo", nil), micro.Unavailable)
+	testutil.WantCode(t, err, micro.Unavailable, "")
+	testutil.WantCode(t, c.Send(testCtx(t), "test", "echo", nil), micro.Unavailable, "")
 }
 
 // A gRPC server that does not serve micro has no routes: NotFound, not
@@ -60,7 +61,7 @@ func TestServerWithoutMicro(t *testing.T) {
 	}
 	defer c.Close()
 	_, err = c.Call(testCtx(t), "test", "echo", nil)
-	wantCode(t, err, micro.NotFound)
+	testutil.WantCode(t, err, micro.NotFound, "")
 }
 
 func TestSendReportsErrors(t *testing.T) {
@@ -77,5 +78,5 @@ func TestSendReportsErrors(t *testing.T) {
 	if got := <-ran; got != "m" { // Send returned after the handler ran
 		t.Fatalf("handler got %q", got)
 	}
-	wantCode(t, c.Send(testCtx(t), "test", "nope", nil), micro.NotFound)
+	testutil.WantCode(t, c.Send(testCtx(t), "test", "nope", nil), micro.NotFound, "")
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/testutil"
 	"github.com/dancinggopher/micro/microtest"
 	"github.com/dancinggopher/micro/transport/grpc"
 	microv1 "github.com/dancinggopher/micro/transport/grpc/proto/micro/v1"
@@ -56,13 +57,6 @@ func wantStatus(t *testing.T, err error, code codes.Code) {
 	}
 }
 
-func wantCode(t *testing.T, err error, code micro.Code) {
-	t.Helper()
-	if e, ok := errors.AsType[*micro.Error](err); !ok || e.Code != code {
-		t.Fatalf("error = %v (%T), want *micro.Error with code %v", err, err, code)
-	}
-}
-
 func TestBadNames(t *testing.T) {
 	srv, c := serve(t, echoMux())
 	raw := microv1.NewMicroClient(rawConn(t, srv))
@@ -70,7 +64,7 @@ func TestBadNames(t *testing.T) {
 		_, err := raw.Call(testCtx(t), &microv1.CallRequest{Namespace: r.ns, Service: r.svc})
 		wantStatus(t, err, codes.InvalidArgument)
 		_, err = c.Call(testCtx(t), r.ns, r.svc, nil)
-		wantCode(t, err, micro.InvalidArgument)
+		testutil.WantCode(t, err, micro.InvalidArgument, "")
 	}
 }
 
@@ -134,7 +128,7 @@ func TestReplyHeaderWithError(t *testing.T) {
 	_, c := serve(t, m)
 	reply := micro.Header{}
 	_, err := c.Call(micro.WithReplyHeader(testCtx(t), reply), "test", "fail", nil)
-	wantCode(t, err, micro.FailedPrecondition)
+	testutil.WantCode(t, err, micro.FailedPrecondition, "")
 	if reply.Get("x-why") != "because" || len(reply) != 1 {
 		t.Fatalf("reply header = %v, want only x-why: because", reply)
 	}
@@ -165,7 +159,7 @@ func TestInterceptorsAndValues(t *testing.T) {
 		t.Fatalf("Call = %q, %v; want the interceptor's value", resp, err)
 	}
 	_, err = c.Call(testCtx(t), "test", "forbidden", nil)
-	wantCode(t, err, micro.PermissionDenied)
+	testutil.WantCode(t, err, micro.PermissionDenied, "")
 	if want := []string{"/micro.v1.Micro/Call", "/micro.v1.Micro/Call"}; !slices.Equal(methods, want) {
 		t.Fatalf("interceptor saw %v, want %v", methods, want)
 	}
@@ -339,5 +333,5 @@ func TestStopUnblocksOnDeadline(t *testing.T) {
 	if err := srv.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Stop = %v, want DeadlineExceeded", err)
 	}
-	wantCode(t, <-called, micro.Unavailable) // the connection was closed under the call
+	testutil.WantCode(t, <-called, micro.Unavailable, "") // the connection was closed under the call
 }

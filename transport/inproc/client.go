@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/transport"
@@ -24,29 +25,40 @@ func NewClient(s *Server) *Client { return &Client{srv: s} }
 // Call runs the handler of (namespace, service) with a copy of req and
 // returns a copy of its reply. The handler's ctx carries ctx's headers and
 // deadline (micro.DefaultCallTimeout if ctx has none) and is cancelled when
-// ctx is. The handler runs on its own goroutine: Call returns when ctx ends
-// even if the handler does not.
+// ctx is. If ctx can end, the handler runs on its own goroutine and Call
+// returns when ctx ends even if the handler does not; a ctx that can never
+// end (context.Background) runs it on the caller's goroutine, at no
+// scheduling cost, and Call returns when the handler does.
 func (c *Client) Call(ctx context.Context, namespace, service string, req []byte) ([]byte, error) {
 	header, replyHeader, err := c.begin(ctx, namespace, service, req)
 	if err != nil {
 		return nil, err
 	}
+	r := &transport.Request{
+		Namespace: namespace, Service: service, Header: header.Clone(), Body: bytes.Clone(req),
+	}
+	if ctx.Done() == nil {
+		r.Deadline = time.Now().Add(micro.DefaultCallTimeout)
+		return c.reply(c.serve(r), replyHeader)
+	}
 	ctx, cancel := transport.CallContext(ctx)
 	defer cancel()
-	deadline, _ := ctx.Deadline()
-	r := &transport.Request{
-		Namespace: namespace, Service: service, Header: header.Clone(),
-		Deadline: deadline, Body: bytes.Clone(req), Caller: ctx,
-	}
+	r.Deadline, _ = ctx.Deadline()
+	r.Caller = ctx
 	done := make(chan transport.Reply, 1)
 	go func() { done <- c.serve(r) }()
 	select {
 	case rep := <-done:
-		transport.CopyReplyHeader(replyHeader, rep.Header)
-		return transport.Result(bytes.Clone(rep.Body), rep.Err)
+		return c.reply(rep, replyHeader)
 	case <-ctx.Done():
 		return nil, transport.ErrorOf(ctx.Err())
 	}
+}
+
+// reply is what the caller gets of a Reply: copies of the body and headers.
+func (c *Client) reply(rep transport.Reply, replyHeader micro.Header) ([]byte, error) {
+	transport.CopyReplyHeader(replyHeader, rep.Header)
+	return transport.Result(bytes.Clone(rep.Body), rep.Err)
 }
 
 // Send runs the handler of (namespace, service) with a copy of msg on its own
@@ -93,3 +105,6 @@ func (c *Client) serve(r *transport.Request) transport.Reply {
 	defer c.srv.Gate().Leave()
 	return c.srv.d.Serve(c.srv.Base(), r)
 }
+
+// String returns "inproc", the name client middleware sees in micro.Call.
+func (c *Client) String() string { return "inproc" }

@@ -28,7 +28,6 @@ func TestConformance(t *testing.T) {
 			return srv, c
 		},
 		MaxMessageSize: testLimit,
-		Skip:           kitSkips,
 	})
 }
 
@@ -59,22 +58,4 @@ func TestDerivedContexts(t *testing.T) {
 	if _, err := inproc.NewClient(srv).Call(ctx, "a", "b", nil); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// kitSkips are the conformance cases this transport does not meet yet,
-// each with what fails; each goes once the transport is built on the
-// transport kit.
-var kitSkips = map[string]string{
-	"NilBody":             "TODO(kit): a []byte{} request or reply arrives non-nil",
-	"SendInvalidName":     "TODO(kit): Send does not validate names",
-	"NilError":            "TODO(kit): a nil *micro.Error from a handler panics",
-	"UnknownCodes":        "TODO(kit): codes OK and outside 1..16 reach the caller unchanged",
-	"InvalidUTF8Message":  "TODO(kit): invalid UTF-8 in error messages is passed through",
-	"LongMessage":         "TODO(kit): error messages over 16 KiB are not cut",
-	"ReservedHeaders":     "TODO(kit): reserved request headers are sent",
-	"InvalidHeaders":      "TODO(kit): request headers outside the alphabet are sent",
-	"InvalidReplyHeaders": "TODO(kit): invalid reply headers reach the caller (or panic the handler when the caller asked for none)",
-	"ReplyHeaderWritable": "TODO(kit): ReplyHeader is nil on Send and when the caller asked for none; keys are not lower-cased",
-	"DefaultDeadline":     "TODO(kit): a Call without a deadline gets none",
-	"StartAfterStop":      "TODO(kit): Start after Stop returns nil, not micro.ErrServerStopped",
 }

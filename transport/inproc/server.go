@@ -25,20 +25,21 @@ type Server struct {
 	log *slog.Logger // WithLogger's, or nil for the Service's
 }
 
-// Option configures a Server.
-type Option func(*Server)
+// ServerOption configures a Server; inproc has no client options, since a
+// Client takes its limits from its Server.
+type ServerOption func(*Server)
 
 // WithMaxMessageSize sets the largest request or reply in bytes; larger ones
 // are answered with ResourceExhausted. The default is
 // micro.DefaultMaxMessageSize.
-func WithMaxMessageSize(n int) Option { return func(s *Server) { s.d.MaxMessageSize = n } }
+func WithMaxMessageSize(n int) ServerOption { return func(s *Server) { s.d.MaxMessageSize = n } }
 
 // WithLogger sets the logger for errors of one-way messages. The default is
 // the Service's logger (transport.Logger of Start's ctx).
-func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+func WithLogger(l *slog.Logger) ServerOption { return func(s *Server) { s.log = l } }
 
 // NewServer returns a Server for mux. It serves once Start is called.
-func NewServer(mux *micro.Mux, opts ...Option) *Server {
+func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
 	s := &Server{d: transport.Dispatcher{Mux: mux, Transport: "inproc", MaxMessageSize: micro.DefaultMaxMessageSize}}
 	for _, o := range opts {
 		o(s)

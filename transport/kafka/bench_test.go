@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -27,14 +27,14 @@ const benchPartitions = 4
 
 var payload = make([]byte, 64)
 
-func benchCluster(b *testing.B) *kfake.Cluster {
-	return cluster(b, kfake.SeedTopics(benchPartitions, "bench", "rawcall"), kfake.SeedTopics(1, "replies"))
+func benchCluster(b *testing.B) *kafkatest.Cluster {
+	return kafkatest.Start(b, kafkatest.WithTopics(benchPartitions, "bench", "rawcall"), kafkatest.WithTopics(1, "replies"))
 }
 
 // rawOpts are the producer settings the transport uses.
-func rawOpts(c *kfake.Cluster, extra ...kgo.Opt) []kgo.Opt {
+func rawOpts(c *kafkatest.Cluster, extra ...kgo.Opt) []kgo.Opt {
 	return append([]kgo.Opt{
-		kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.SeedBrokers(c.Addrs()...), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}, extra...)
 }
@@ -109,7 +109,7 @@ func runSend(b *testing.B, mode string, send func(context.Context) error) {
 // records until the timer starts, so the time is that of handling only.
 func BenchmarkConsume(b *testing.B) {
 	c := benchCluster(b)
-	producer := newRaw(b, kgo.SeedBrokers(c.ListenAddrs()...))
+	producer := newRaw(b, kgo.SeedBrokers(c.Addrs()...))
 	var round atomic.Int64
 	setup := func(b *testing.B) (group string, h *countHandler) {
 		b.Helper()
@@ -131,7 +131,7 @@ func BenchmarkConsume(b *testing.B) {
 		group, h := setup(b)
 		mux := micro.NewMux()
 		mux.HandleFunc("bench", "count", h.handle)
-		r := serve(b, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup(group))
+		r := serve(b, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup(group))
 		h.run(b)
 		if err := r.stop(b, 30*time.Second); err != nil {
 			b.Fatal(err)
@@ -195,7 +195,7 @@ func (h *countHandler) run(b *testing.B) {
 // rawConsume runs franz-go's recommended at-least-once loop until b's end:
 // poll with rebalances blocked, handle each record, mark it, commit marks
 // in the background and on revoke.
-func rawConsume(b *testing.B, c *kfake.Cluster, group string, h *countHandler) {
+func rawConsume(b *testing.B, c *kafkatest.Cluster, group string, h *countHandler) {
 	wake := make(chan struct{}, 1)
 	cl := newRaw(b, rawOpts(c,
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics("bench"),
@@ -292,7 +292,7 @@ func callPair(b *testing.B) (call, raw func(context.Context) ([]byte, error)) {
 	c := benchCluster(b)
 	mux := micro.NewMux()
 	mux.HandleFunc("bench", "count", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
-	serve(b, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("call-micro"))
+	serve(b, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("call-micro"))
 	cl := newClient(b, c)
 	call = func(ctx context.Context) ([]byte, error) { return cl.Call(ctx, "bench", "count", payload) }
 	rawResponder(b, c, "call-raw")
@@ -318,7 +318,7 @@ func runCalls(b *testing.B, call func(context.Context) ([]byte, error)) {
 	}
 }
 
-func rawResponder(b *testing.B, c *kfake.Cluster, group string) {
+func rawResponder(b *testing.B, c *kafkatest.Cluster, group string) {
 	cl := newRaw(b, rawOpts(c,
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics("rawcall"),
 		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks())...)
@@ -344,7 +344,7 @@ func rawResponder(b *testing.B, c *kfake.Cluster, group string) {
 	})
 }
 
-func rawRequester(b *testing.B, c *kfake.Cluster) func(context.Context) ([]byte, error) {
+func rawRequester(b *testing.B, c *kafkatest.Cluster) func(context.Context) ([]byte, error) {
 	cl := newRaw(b, rawOpts(c, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
 		"replies": {0: kgo.NewOffset().AtEnd()},
 	}))...)

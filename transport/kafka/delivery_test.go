@@ -2,7 +2,6 @@ package kafka_test
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -46,7 +46,7 @@ func checkCounts(t *testing.T, tl *tally, wantDups int) (dups int) {
 	return dups
 }
 
-func checkLag(t *testing.T, c *kfake.Cluster, group string) {
+func checkLag(t *testing.T, c *kafkatest.Cluster, group string) {
 	t.Helper()
 	if l := lag(t, c, group, "work"); l != 0 {
 		t.Errorf("group %s has %d records uncommitted after a graceful stop", group, l)
@@ -56,9 +56,9 @@ func checkLag(t *testing.T, c *kfake.Cluster, group string) {
 // TestDeliveryRestarts stops the consumer gracefully every 5000 records
 // and starts another in the same group.
 func TestDeliveryRestarts(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(partitions, "work"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(partitions, "work"))
 	tl := newTally(records, 5000, 10000, 15000)
-	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("restarts")}
+	opts := []kafka.Option{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("restarts")}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	r := serve(t, deliveryMux(tl), opts...)
 	for _, m := range []int64{5000, 10000, 15000} {
@@ -83,13 +83,13 @@ func TestDeliveryRestarts(t *testing.T) {
 // three members) every 1000 records handled, so that the group rebalances
 // about twenty times while records flow, however fast the machine is.
 func TestDeliveryMembership(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(partitions, "work"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(partitions, "work"))
 	var marks []int64
 	for m := int64(1000); m < records; m += 1000 {
 		marks = append(marks, m)
 	}
 	tl := newTally(records, marks...)
-	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("churn"), fastGroup}
+	opts := []kafka.Option{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("churn"), fastGroup}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	members := []*running{serve(t, deliveryMux(tl), opts...)}
 	var joins, leaves int
@@ -132,14 +132,8 @@ func TestDeliveryMembership(t *testing.T) {
 // TestDeliveryBrokerRestart restarts the broker, on the same port and data
 // directory, halfway through.
 func TestDeliveryBrokerRestart(t *testing.T) {
-	dir := t.TempDir()
-	c1, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.SeedTopics(partitions, "work"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs := c1.ListenAddrs()
-	_, port, _ := net.SplitHostPort(addrs[0])
-	p, _ := strconv.Atoi(port)
+	c := kafkatest.Start(t, kafkatest.WithDataDir(t.TempDir()), kafkatest.WithTopics(partitions, "work"))
+	addrs := c.Addrs()
 
 	tl := newTally(records, records/2)
 	opts := []kafka.Option{kafka.WithBrokers(addrs...), kafka.WithGroup("restart"), fastGroup}
@@ -151,13 +145,10 @@ func TestDeliveryBrokerRestart(t *testing.T) {
 	sent := produce(t, cl, "work", "count", records)
 	r := serve(t, deliveryMux(tl), opts...)
 	wait(t, tl.reached(records/2), deliveryTO, "half the records")
-	c1.Close()
-	t.Logf("broker restarted after %d of %d records were sent", sent.acked.Load(), records)
-	c2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.Ports(p))
-	if err != nil {
+	if err := c.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Close()
+	t.Logf("broker restarted after %d of %d records were sent", sent.acked.Load(), records)
 	wait(t, tl.all(), deliveryTO, "all records")
 	if err := <-sent.done; err != nil {
 		t.Fatal(err)
@@ -166,13 +157,13 @@ func TestDeliveryBrokerRestart(t *testing.T) {
 		t.Fatalf("Stop: %v", err)
 	}
 	checkCounts(t, tl, -1) // a restart may redeliver what was not committed
-	checkLag(t, c2, "restart")
+	checkLag(t, c, "restart")
 }
 
 // TestDeliveryKilled cuts a member off the cluster without Stop, as if its
 // process died, and lets another member take over.
 func TestDeliveryKilled(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(partitions, "work"), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	c := kafkatest.Start(t, kafkatest.WithTopics(partitions, "work"), kafkatest.WithClusterOptions(kfake.GroupMinSessionTimeout(100*time.Millisecond)))
 	tl := newTally(records, 5000)
 	var killed atomic.Bool
 	dead := micro.NewMux()
@@ -183,7 +174,7 @@ func TestDeliveryKilled(t *testing.T) {
 		return tl.handler()(ctx, req)
 	})
 	ks := &killSwitch{}
-	opts := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("killed"), fastGroup, kafka.WithRetries(0, 0)}
+	opts := []kafka.Option{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("killed"), fastGroup, kafka.WithRetries(0, 0)}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	a := serve(t, dead, append(opts, kafka.WithClientOptions(
 		kgo.Dialer(ks.dial), kgo.SessionTimeout(time.Second), kgo.RebalanceTimeout(2*time.Second)))...)

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -35,7 +34,7 @@ func echoMux() *micro.Mux {
 // the transport's default limit of 4 MiB). Both fail with
 // ResourceExhausted at once.
 func TestOversizedRecord(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(1, "work")) // message.max.bytes: Kafka's default
+	c := kafkatest.Start(t, kafkatest.WithTopics(1, "work")) // message.max.bytes: Kafka's default
 	cl := newClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -55,7 +54,7 @@ func TestOversizedRecord(t *testing.T) {
 
 // TestUnknownTopic sends to a namespace that has no topic.
 func TestUnknownTopic(t *testing.T) {
-	c := cluster(t)
+	c := kafkatest.Start(t)
 	cl := newClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -68,8 +67,8 @@ func TestUnknownTopic(t *testing.T) {
 
 // TestStartErrors checks the setup errors Start returns.
 func TestStartErrors(t *testing.T) {
-	c := cluster(t)
-	brokers := kafka.WithBrokers(c.ListenAddrs()...)
+	c := kafkatest.Start(t)
+	brokers := kafka.WithBrokers(c.Addrs()...)
 	for _, tc := range []struct {
 		name string
 		mux  *micro.Mux
@@ -103,8 +102,8 @@ func TestStartErrors(t *testing.T) {
 
 // TestCreateTopics lets the server create its topics.
 func TestCreateTopics(t *testing.T) {
-	c := cluster(t)
-	serve(t, echoMux(), kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"),
+	c := kafkatest.Start(t)
+	serve(t, echoMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"),
 		kafka.WithCreateTopics(3), kafka.WithDeadLetterTopic("dead"))
 	cl := newClient(t, c)
 	resp, err := cl.Call(t.Context(), "work", "echo", []byte("hi"))
@@ -118,8 +117,8 @@ func TestCreateTopics(t *testing.T) {
 
 // TestLifecycle checks Stop before Start, Start twice and calls after Close.
 func TestLifecycle(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(1, "work"))
-	srv := kafka.NewServer(echoMux(), kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(1, "work"))
+	srv := kafka.NewServer(echoMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"))
 	if err := srv.Stop(t.Context()); err != nil {
 		t.Fatalf("Stop before Start: %v", err)
 	}
@@ -127,7 +126,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Start after Stop = %v, want nil", err)
 	}
 
-	r := serve(t, echoMux(), kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"))
+	r := serve(t, echoMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"))
 	if err := r.srv.Start(t.Context()); err == nil {
 		t.Fatal("second Start succeeded")
 	}

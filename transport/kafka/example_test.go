@@ -5,22 +5,21 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
 // Serve a Mux over Kafka in a Service, whose name is the consumer group,
-// and call it. The cluster is franz-go's in-process kfake; point
-// WithBrokers at a real one instead.
+// and call it. The cluster is franz-go's in-process kfake, started by
+// kafkatest; point WithBrokers at a real one instead.
 func Example() {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "greeter"))
+	cluster, err := kafkatest.New(kafkatest.WithTopics(3, "greeter"))
 	if err != nil {
 		panic(err)
 	}
 	defer cluster.Close()
-	brokers := kafka.WithBrokers(cluster.ListenAddrs()...)
+	brokers := kafka.WithBrokers(cluster.Addrs()...)
 
 	mux := micro.NewMux()
 	mux.HandleFunc("greeter", "hello", func(_ context.Context, req []byte) ([]byte, error) {

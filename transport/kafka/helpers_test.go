@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -173,9 +173,9 @@ func produce(t testing.TB, cl *kafka.Client, namespace, service string, n int) *
 }
 
 // newClient returns a Client of cluster c, closed at cleanup.
-func newClient(t testing.TB, c *kfake.Cluster, opts ...kafka.Option) *kafka.Client {
+func newClient(t testing.TB, c *kafkatest.Cluster, opts ...kafka.Option) *kafka.Client {
 	t.Helper()
-	cl, err := kafka.NewClient(append([]kafka.Option{kafka.WithBrokers(c.ListenAddrs()...)}, opts...)...)
+	cl, err := kafka.NewClient(append([]kafka.Option{kafka.WithBrokers(c.Addrs()...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,9 +219,9 @@ func (k *killSwitch) kill() {
 
 // lag returns how many records of topic the group has not committed: the
 // sum over partitions of the end offset minus the committed one.
-func lag(t testing.TB, c *kfake.Cluster, group, topic string) int64 {
+func lag(t testing.TB, c *kafkatest.Cluster, group, topic string) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/goleak"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/microtest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
@@ -16,23 +16,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testLimit = 64 << 10
 
-// cluster starts an in-process Kafka cluster of one broker that lives as
-// long as the test, longer than the clients created after it.
-func cluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
-	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 func TestConformance(t *testing.T) {
 	microtest.Run(t, microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
-			c := cluster(t)
-			common := []kafka.Option{kafka.WithBrokers(c.ListenAddrs()...), kafka.WithMaxMessageSize(testLimit)}
+			c := kafkatest.Start(t)
+			common := []kafka.Option{kafka.WithBrokers(c.Addrs()...), kafka.WithMaxMessageSize(testLimit)}
 			srv := kafka.NewServer(mux, append(common,
 				kafka.WithGroup("conformance"),
 				kafka.WithCreateTopics(4),

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -20,7 +20,7 @@ import (
 // service. Each poison record goes to the dead-letter topic with its
 // headers and the error; every other record is handled once, in order.
 func TestPoisonRecords(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(4, "work", "dead"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(4, "work", "dead"))
 	const (
 		n         = 100
 		retryable = 50 // fails with Unavailable, retried twice
@@ -52,11 +52,11 @@ func TestPoisonRecords(t *testing.T) {
 		}
 		return nil, nil
 	})
-	srv := serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("poison"),
+	srv := serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("poison"),
 		kafka.WithRetries(2, time.Millisecond), kafka.WithDeadLetterTopic("dead"))
 
 	cl := newClient(t, c)
-	raw, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	raw, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,9 +121,9 @@ func TestPoisonRecords(t *testing.T) {
 }
 
 // consumeAll reads the first n records of topic.
-func consumeAll(t *testing.T, c *kfake.Cluster, topic string, n int) []*kgo.Record {
+func consumeAll(t *testing.T, c *kafkatest.Cluster, topic string, n int) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -17,9 +18,9 @@ import (
 // the mechanism passed through WithClientOptions; a server without
 // credentials fails at Start.
 func TestSASL(t *testing.T) {
-	c := cluster(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "svc", "secret"), kfake.SeedTopics(2, "work"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(2, "work"), kafkatest.WithClusterOptions(kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "svc", "secret")))
 	auth := kafka.WithClientOptions(kgo.SASL(scram.Auth{User: "svc", Pass: "secret"}.AsSha256Mechanism()))
-	brokers := kafka.WithBrokers(c.ListenAddrs()...)
+	brokers := kafka.WithBrokers(c.Addrs()...)
 
 	serve(t, echoMux(), brokers, auth, kafka.WithGroup("g"))
 	cl := newClient(t, c, auth)

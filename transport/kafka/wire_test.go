@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
 
@@ -22,7 +22,7 @@ import (
 // request-reply error is answered, not dead-lettered; a malformed deadline
 // is InvalidArgument; a handler cannot forge the transport's reply headers.
 func TestWireContract(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(2, "pfx-greeter", "replies"), kfake.SeedTopics(1, "dlq"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(2, "pfx-greeter", "replies"), kafkatest.WithTopics(1, "dlq"))
 	mux := micro.NewMux()
 	mux.HandleFunc("greeter", "hello", func(ctx context.Context, req []byte) ([]byte, error) {
 		info := micro.RequestInfoFrom(ctx)
@@ -44,10 +44,10 @@ func TestWireContract(t *testing.T) {
 		info.ReplyHeader.Set("micro-correlation-id", "forged")
 		return []byte("fine"), nil
 	})
-	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("greeter"), kafka.WithTopicPrefix("pfx-"),
+	serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("greeter"), kafka.WithTopicPrefix("pfx-"),
 		kafka.WithDeadLetterTopic("dlq"))
 
-	raw, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("replies", "dlq"),
+	raw, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ConsumeTopics("replies", "dlq"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestWireContract(t *testing.T) {
 // receiving only its own replies, while a key keeps a caller's requests in
 // order.
 func TestSharedReplyTopic(t *testing.T) {
-	c := cluster(t, kfake.SeedTopics(4, "work"), kfake.SeedTopics(2, "replies"))
+	c := kafkatest.Start(t, kafkatest.WithTopics(4, "work"), kafkatest.WithTopics(2, "replies"))
 	var mu sync.Mutex
 	last := map[string]int{}
 	mux := micro.NewMux()
@@ -148,7 +148,7 @@ func TestSharedReplyTopic(t *testing.T) {
 		last[who] = i
 		return req, nil
 	})
-	serve(t, mux, kafka.WithBrokers(c.ListenAddrs()...), kafka.WithGroup("g"))
+	serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"))
 	var wg sync.WaitGroup
 	for _, who := range []string{"a", "b"} {
 		cl := newClient(t, c, kafka.WithReplyTopic("replies"))

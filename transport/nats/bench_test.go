@@ -13,6 +13,7 @@ import (
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/nats"
 )
 
@@ -25,13 +26,13 @@ import (
 // tell the contract's cost from the framework's. Compare with benchstat
 // -col /impl.
 func BenchmarkCall(b *testing.B) {
-	ns := runNATS(b, nil)
+	ns := natstest.Start(b)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 
 	mux := micro.NewMux()
 	mux.HandleFunc("bench", "echo", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
-	srv := nats.NewServer(mux, nats.WithURL(ns.ClientURL()))
+	srv := nats.NewServer(mux, nats.WithURL(ns.URL()))
 	microtest.Serve(b, nil, srv)
 	c := newClient(b, ns)
 
@@ -96,14 +97,14 @@ func BenchmarkCall(b *testing.B) {
 func BenchmarkSlowHandler(b *testing.B) {
 	const callers = 16
 	slow := func() { time.Sleep(time.Millisecond) }
-	ns := runNATS(b, nil)
+	ns := natstest.Start(b)
 
 	mux := micro.NewMux()
 	mux.HandleFunc("bench", "slow", func(_ context.Context, req []byte) ([]byte, error) {
 		slow()
 		return req, nil
 	})
-	srv := nats.NewServer(mux, nats.WithURL(ns.ClientURL()))
+	srv := nats.NewServer(mux, nats.WithURL(ns.URL()))
 	microtest.Serve(b, nil, srv)
 
 	svc, err := natsmicro.AddService(connect(b, ns), natsmicro.Config{

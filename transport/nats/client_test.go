@@ -10,7 +10,9 @@ import (
 	natsmicro "github.com/nats-io/nats.go/micro"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/testutil"
 	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/nats"
 )
 
@@ -29,17 +31,17 @@ func timed(t *testing.T, f func()) {
 }
 
 func TestNoRespondersIsFast(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	c := newClient(t, ns)
 	timed(t, func() {
 		_, err := c.Call(testCtx(t), "nobody", "home", nil)
-		wantCode(t, err, micro.Unavailable)
+		testutil.WantCode(t, err, micro.Unavailable, "")
 	})
 }
 
 func TestMaxPayload(t *testing.T) {
 	const maxPayload = 8 << 10
-	ns := runNATS(t, &server.Options{MaxPayload: maxPayload})
+	ns := natstest.Start(t, natstest.WithMaxPayload(maxPayload))
 	mux := micro.NewMux()
 	mux.HandleFunc("test", "big", func(context.Context, []byte) ([]byte, error) {
 		return make([]byte, maxPayload+1), nil
@@ -47,21 +49,21 @@ func TestMaxPayload(t *testing.T) {
 	_, c := serve(t, ns, mux) // micro's own limit, 4 MiB, is above the NATS server's
 	timed(t, func() {
 		_, err := c.Call(testCtx(t), "test", "big", make([]byte, maxPayload+1))
-		wantCode(t, err, micro.ResourceExhausted)
+		testutil.WantCode(t, err, micro.ResourceExhausted, "")
 		err = c.Send(testCtx(t), "test", "big", make([]byte, maxPayload+1))
-		wantCode(t, err, micro.ResourceExhausted)
+		testutil.WantCode(t, err, micro.ResourceExhausted, "")
 		_, err = c.Call(testCtx(t), "test", "big", nil) // the reply is too big
-		wantCode(t, err, micro.ResourceExhausted)
+		testutil.WantCode(t, err, micro.ResourceExhausted, "")
 	})
 }
 
 func TestBadCredentials(t *testing.T) {
-	ns := runNATS(t, &server.Options{Authorization: "secret"})
+	ns := natstest.Start(t, natstest.WithServerOptions(&server.Options{Authorization: "secret"}))
 	timed(t, func() {
-		_, err := nats.NewClient(nats.WithURL(ns.ClientURL()), nats.WithConnOptions(natsgo.Token("guess")))
-		wantCode(t, err, micro.Unauthenticated)
+		_, err := nats.NewClient(nats.WithURL(ns.URL()), nats.WithConnOptions(natsgo.Token("guess")))
+		testutil.WantCode(t, err, micro.Unauthenticated, "")
 	})
-	c, err := nats.NewClient(nats.WithURL(ns.ClientURL()), nats.WithConnOptions(natsgo.Token("secret")))
+	c, err := nats.NewClient(nats.WithURL(ns.URL()), nats.WithConnOptions(natsgo.Token("secret")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func TestBadCredentials(t *testing.T) {
 }
 
 func TestDeadlineExceeded(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	entered, release := make(chan struct{}, 2), make(chan struct{})
 	defer close(release)
 	mux := echoMux(entered, release)
@@ -77,16 +79,16 @@ func TestDeadlineExceeded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(testCtx(t), 50*time.Millisecond)
 	defer cancel()
 	_, err := c.Call(ctx, "test", "block", nil)
-	wantCode(t, err, micro.DeadlineExceeded)
+	testutil.WantCode(t, err, micro.DeadlineExceeded, "")
 
 	// Without a ctx deadline, WithTimeout bounds the call.
 	c = newClient(t, ns, nats.WithTimeout(50*time.Millisecond))
 	_, err = c.Call(context.Background(), "test", "block", nil)
-	wantCode(t, err, micro.DeadlineExceeded)
+	testutil.WantCode(t, err, micro.DeadlineExceeded, "")
 }
 
 func TestForeignServiceError(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	nc := connect(t, ns)
 	// A nats.go micro service answers errors with its own codes.
 	svc, err := natsmicro.AddService(nc, natsmicro.Config{Name: "legacy", Version: "1.0.0",
@@ -102,13 +104,13 @@ func TestForeignServiceError(t *testing.T) {
 	}
 	c := newClient(t, ns)
 	_, err = c.Call(testCtx(t), "legacy", "get", nil)
-	if e := wantCode(t, err, micro.Unknown); e.Message != "500: database down" {
+	if e := testutil.WantCode(t, err, micro.Unknown, ""); e.Message != "500: database down" {
 		t.Fatalf("message = %q", e.Message)
 	}
 }
 
 func TestClientClose(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	_, c := serve(t, ns, echoMux(nil, nil))
 	nc := connect(t, ns)
 	given, err := nats.NewClient(nats.WithConn(nc))
@@ -123,21 +125,21 @@ func TestClientClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := c.Call(testCtx(t), "test", "echo", nil)
-		wantCode(t, err, micro.Unavailable)
-		wantCode(t, c.Send(testCtx(t), "test", "echo", nil), micro.Unavailable)
+		testutil.WantCode(t, err, micro.Unavailable, "")
+		testutil.WantCode(t, c.Send(testCtx(t), "test", "echo", nil), micro.Unavailable, "")
 	}
 	if nc.IsClosed() {
 		t.Fatal("Close closed the connection it was given")
 	}
 	_, err = given.Call(testCtx(t), "bad.name", "echo", nil)
-	wantCode(t, err, micro.Unavailable) // closed wins over the bad name
+	testutil.WantCode(t, err, micro.Unavailable, "") // closed wins over the bad name
 	open := newClient(t, ns)
 	_, err = open.Call(testCtx(t), "bad.name", "echo", nil)
-	wantCode(t, err, micro.InvalidArgument)
+	testutil.WantCode(t, err, micro.InvalidArgument, "")
 }
 
 func TestInvalidHeaderKeys(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	mux := micro.NewMux()
 	mux.HandleFunc("test", "badreply", func(ctx context.Context, _ []byte) ([]byte, error) {
 		micro.RequestInfoFrom(ctx).ReplyHeader.Set("bad key", "x")
@@ -146,8 +148,8 @@ func TestInvalidHeaderKeys(t *testing.T) {
 	_, c := serve(t, ns, mux)
 	timed(t, func() {
 		_, err := c.Call(testCtx(t), "test", "badreply", nil)
-		wantCode(t, err, micro.Internal)
+		testutil.WantCode(t, err, micro.Internal, "")
 		_, err = c.Call(micro.WithHeader(testCtx(t), "bad:key", "x"), "test", "badreply", nil)
-		wantCode(t, err, micro.InvalidArgument)
+		testutil.WantCode(t, err, micro.InvalidArgument, "")
 	})
 }

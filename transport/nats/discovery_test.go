@@ -10,6 +10,7 @@ import (
 	natsmicro "github.com/nats-io/nats.go/micro"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/nats"
 )
 
@@ -26,14 +27,14 @@ func request(t *testing.T, nc *natsgo.Conn, subject string, v any) {
 }
 
 func TestDiscovery(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	mux := micro.NewMux()
 	mux.HandleFunc("greeter", "hello", func(context.Context, []byte) ([]byte, error) { return nil, nil })
 	mux.HandleFunc("greeter", "fail", func(context.Context, []byte) ([]byte, error) {
 		return nil, micro.Errorf(micro.Internal, "broken")
 	})
 	// Run under a Service whose name the protocol does not allow as it is.
-	srv := nats.NewServer(mux, nats.WithURL(ns.ClientURL()), nats.WithQueueGroup("greeters"), nats.WithServiceVersion("1.2.3"))
+	srv := nats.NewServer(mux, nats.WithURL(ns.URL()), nats.WithQueueGroup("greeters"), nats.WithServiceVersion("1.2.3"))
 	svc := micro.NewService("greeter v2")
 	ctx, cancel := context.WithCancel(testCtx(t))
 	ran := make(chan error, 1)

@@ -6,35 +6,27 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	natsmicro "github.com/nats-io/nats.go/micro"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/nats"
 )
-
-// embeddedNATS starts a nats-server in the process, as a test would; a
-// deployment points WithURL at its NATS cluster instead.
-func embeddedNATS() (url string, shutdown func()) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		panic(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		panic("nats-server not ready")
-	}
-	return ns.ClientURL(), func() { ns.Shutdown(); ns.WaitForShutdown() }
-}
 
 type helloRequest struct {
 	Name string `json:"name"`
 }
 
 func Example() {
-	url, shutdown := embeddedNATS()
-	defer shutdown()
+	// An embedded nats-server, as a test would have; a deployment points
+	// WithURL at its NATS cluster instead.
+	ns, err := natstest.New()
+	if err != nil {
+		panic(err)
+	}
+	defer ns.Close()
+	url := ns.URL()
 
 	mux := micro.NewMux()
 	mux.Handle("greeter", "hello", micro.JSON(func(_ context.Context, req helloRequest) (string, error) {

@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/nats"
 )
 
@@ -29,8 +28,7 @@ func TestNATSServerRestart(t *testing.T) {
 		restartAt  = 2_000
 		callBudget = 2 * time.Second
 	)
-	ns := runNATS(t, nil)
-	port := ns.Addr().(*net.TCPAddr).Port
+	ns := natstest.Start(t)
 	quick := []natsgo.Option{natsgo.ReconnectWait(10 * time.Millisecond), natsgo.ReconnectJitter(0, 0), natsgo.MaxReconnects(-1)}
 
 	srvConn := connect(t, ns, quick...)
@@ -44,20 +42,7 @@ func TestNATSServerRestart(t *testing.T) {
 	restarted := make(chan error, 1)
 	go func() {
 		<-restart
-		ns.Shutdown()
-		ns.WaitForShutdown()
-		ns2, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
-		if err == nil {
-			ns2.Start()
-			if !ns2.ReadyForConnections(10 * time.Second) {
-				err = errors.New("restarted nats-server not ready")
-			}
-			t.Cleanup(func() {
-				ns2.Shutdown()
-				ns2.WaitForShutdown()
-			})
-		}
-		restarted <- err
+		restarted <- ns.Restart()
 	}()
 
 	var (
@@ -129,11 +114,10 @@ func TestNATSServerRestart(t *testing.T) {
 // TestStopWhileDisconnected stops a server whose NATS server is gone: Stop
 // must not wait for a drain that cannot happen.
 func TestStopWhileDisconnected(t *testing.T) {
-	ns := runNATS(t, nil)
-	srv := nats.NewServer(echoMux(nil, nil), nats.WithURL(ns.ClientURL()))
+	ns := natstest.Start(t)
+	srv := nats.NewServer(echoMux(nil, nil), nats.WithURL(ns.URL()))
 	microtest.Serve(t, nil, srv)
 	ns.Shutdown()
-	ns.WaitForShutdown()
 	timed(t, func() {
 		if err := srv.Stop(testCtx(t)); err != nil {
 			t.Fatal(err)

@@ -2,16 +2,14 @@ package nats_test
 
 import (
 	"context"
-	"errors"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/nats"
 )
 
@@ -19,45 +17,18 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testLimit = 64 << 10
 
-// runNATS starts an embedded nats-server on a random loopback port, or on
-// opts.Port if set, and shuts it down at cleanup.
-func runNATS(t testing.TB, opts *server.Options) *server.Server {
-	t.Helper()
-	if opts == nil {
-		opts = &server.Options{}
-	}
-	opts.Host = "127.0.0.1"
-	if opts.Port == 0 {
-		opts.Port = -1
-	}
-	opts.NoLog, opts.NoSigs = true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns
-}
-
 // serve starts a Server for mux on ns and returns a Client of it.
-func serve(t testing.TB, ns *server.Server, mux *micro.Mux, opts ...nats.Option) (*nats.Server, *nats.Client) {
+func serve(t testing.TB, ns *natstest.Server, mux *micro.Mux, opts ...nats.Option) (*nats.Server, *nats.Client) {
 	t.Helper()
-	opts = append([]nats.Option{nats.WithURL(ns.ClientURL())}, opts...)
+	opts = append([]nats.Option{nats.WithURL(ns.URL())}, opts...)
 	srv := nats.NewServer(mux, opts...)
 	microtest.Serve(t, nil, srv)
 	return srv, newClient(t, ns, opts...)
 }
 
-func newClient(t testing.TB, ns *server.Server, opts ...nats.Option) *nats.Client {
+func newClient(t testing.TB, ns *natstest.Server, opts ...nats.Option) *nats.Client {
 	t.Helper()
-	c, err := nats.NewClient(append([]nats.Option{nats.WithURL(ns.ClientURL())}, opts...)...)
+	c, err := nats.NewClient(append([]nats.Option{nats.WithURL(ns.URL())}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -66,7 +37,7 @@ func newClient(t testing.TB, ns *server.Server, opts ...nats.Option) *nats.Clien
 }
 
 func TestConformance(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	microtest.Run(t, microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
 			return serve(t, ns, mux, nats.WithMaxMessageSize(testLimit))
@@ -85,9 +56,9 @@ func TestConformance(t *testing.T) {
 }
 
 // connect returns a raw nats.go connection to ns, closed at cleanup.
-func connect(t testing.TB, ns *server.Server, opts ...natsgo.Option) *natsgo.Conn {
+func connect(t testing.TB, ns *natstest.Server, opts ...natsgo.Option) *natsgo.Conn {
 	t.Helper()
-	nc, err := natsgo.Connect(ns.ClientURL(), opts...)
+	nc, err := natsgo.Connect(ns.URL(), opts...)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
@@ -100,19 +71,6 @@ func testCtx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), microtest.Timeout)
 	t.Cleanup(cancel)
 	return c
-}
-
-// wantCode fails t unless err is a *micro.Error with code.
-func wantCode(t testing.TB, err error, code micro.Code) *micro.Error {
-	t.Helper()
-	e, ok := errors.AsType[*micro.Error](err)
-	if !ok {
-		t.Fatalf("error = %v (%T), want *micro.Error with code %v", err, err, code)
-	}
-	if e.Code != code {
-		t.Fatalf("error = %v, want code %v", err, code)
-	}
-	return e
 }
 
 // echoMux returns a Mux with test.echo, which echoes, and test.block, which

@@ -13,12 +13,14 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/testutil"
 	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/natstest"
 	"github.com/dancinggopher/micro/transport/nats"
 )
 
 func TestSlowHandlerDoesNotStallOthers(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	_, c := serve(t, ns, echoMux(entered, release))
 	blocked := make(chan error, 1)
@@ -39,7 +41,7 @@ func TestSlowHandlerDoesNotStallOthers(t *testing.T) {
 }
 
 func TestConcurrencyBoundRefusesAtOnce(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	const bound = 3
 	entered, release := make(chan struct{}, bound), make(chan struct{})
 	_, c := serve(t, ns, echoMux(entered, release), nats.WithConcurrency(bound))
@@ -58,7 +60,7 @@ func TestConcurrencyBoundRefusesAtOnce(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := c.Call(testCtx(t), "test", "echo", nil) // its deadline is 20 s away
-	wantCode(t, err, micro.ResourceExhausted)
+	testutil.WantCode(t, err, micro.ResourceExhausted, "")
 	if d := time.Since(start); d > microtest.Timeout/2 {
 		t.Fatalf("refusal took %v", d)
 	}
@@ -67,7 +69,7 @@ func TestConcurrencyBoundRefusesAtOnce(t *testing.T) {
 // TestWireContract speaks to the server with plain nats.go, as another
 // language or the nats CLI would.
 func TestWireContract(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	var ran sync.WaitGroup
 	mux := micro.NewMux()
 	mux.HandleFunc("greeter", "hello", func(ctx context.Context, req []byte) ([]byte, error) {
@@ -134,7 +136,7 @@ func TestWireContract(t *testing.T) {
 func TestStopLosesNoReply(t *testing.T) {
 	for _, given := range []bool{false, true} {
 		t.Run("given="+strconv.FormatBool(given), func(t *testing.T) {
-			ns := runNATS(t, nil)
+			ns := natstest.Start(t)
 			const n = 50
 			entered, release := make(chan struct{}, n), make(chan struct{})
 			var opts []nats.Option
@@ -177,13 +179,13 @@ func TestStopLosesNoReply(t *testing.T) {
 				t.Fatal("Stop closed the connection it was given")
 			}
 			_, err := c.Call(testCtx(t), "test", "echo", nil)
-			wantCode(t, err, micro.Unavailable)
+			testutil.WantCode(t, err, micro.Unavailable, "")
 		})
 	}
 }
 
 func TestQueueGroupSharesLoad(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	served := make(chan string, 200)
 	for _, name := range []string{"a", "b"} {
 		m := micro.NewMux()
@@ -227,7 +229,7 @@ func (r recorder) Handle(_ context.Context, rec slog.Record) error {
 }
 
 func TestFailedSendIsLogged(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	logs := make(recorder, 10)
 	m := micro.NewMux()
 	m.HandleFunc("test", "fail", func(context.Context, []byte) ([]byte, error) {
@@ -248,8 +250,8 @@ func TestFailedSendIsLogged(t *testing.T) {
 }
 
 func TestStartErrors(t *testing.T) {
-	ns := runNATS(t, &server.Options{Username: "u", Password: "p"})
-	url := nats.WithURL(ns.ClientURL())
+	ns := natstest.Start(t, natstest.WithServerOptions(&server.Options{Username: "u", Password: "p"}))
+	url := nats.WithURL(ns.URL())
 	creds := nats.WithConnOptions(natsgo.UserInfo("u", "p"))
 	for _, c := range []struct {
 		name string
@@ -278,14 +280,14 @@ func TestStartErrors(t *testing.T) {
 }
 
 func TestStartTwiceAndStopBeforeStart(t *testing.T) {
-	ns := runNATS(t, nil)
-	srv := nats.NewServer(micro.NewMux(), nats.WithURL(ns.ClientURL()))
+	ns := natstest.Start(t)
+	srv := nats.NewServer(micro.NewMux(), nats.WithURL(ns.URL()))
 	microtest.Serve(t, nil, srv)
 	if err := srv.Start(testCtx(t)); err == nil {
 		t.Fatal("second Start = nil")
 	}
 
-	early := nats.NewServer(micro.NewMux(), nats.WithURL(ns.ClientURL()))
+	early := nats.NewServer(micro.NewMux(), nats.WithURL(ns.URL()))
 	if err := early.Stop(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +297,7 @@ func TestStartTwiceAndStopBeforeStart(t *testing.T) {
 }
 
 func TestStartFailsWhenConnectionCloses(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	nc := connect(t, ns)
 	srv := nats.NewServer(echoMux(nil, nil), nats.WithConn(nc))
 	done := make(chan error, 1)
@@ -304,7 +306,7 @@ func TestStartFailsWhenConnectionCloses(t *testing.T) {
 	nc.Close()
 	select {
 	case err := <-done:
-		wantCode(t, err, micro.Unavailable)
+		testutil.WantCode(t, err, micro.Unavailable, "")
 	case <-testCtx(t).Done():
 		t.Fatal("Start kept running on a closed connection")
 	}
@@ -316,7 +318,7 @@ func TestStartFailsWhenConnectionCloses(t *testing.T) {
 // TestHandlerCtxDeadline checks that a handler waiting on ctx.Done() is
 // released by the caller's deadline, carried by the Micro-Deadline header.
 func TestHandlerCtxDeadline(t *testing.T) {
-	ns := runNATS(t, nil)
+	ns := natstest.Start(t)
 	saw := make(chan error, 1)
 	mux := micro.NewMux()
 	mux.HandleFunc("test", "wait", func(ctx context.Context, _ []byte) ([]byte, error) {
@@ -328,7 +330,7 @@ func TestHandlerCtxDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(testCtx(t), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Call(ctx, "test", "wait", nil)
-	wantCode(t, err, micro.DeadlineExceeded)
+	testutil.WantCode(t, err, micro.DeadlineExceeded, "")
 	select {
 	case err := <-saw:
 		if err != context.DeadlineExceeded {

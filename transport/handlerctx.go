@@ -1,0 +1,117 @@
+package transport
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/ctxkey"
+)
+
+// handlerCtx is a handler's context in one allocation: the server's base
+// (values, and its cancellation when Stop gives up), the caller's deadline
+// and cancellation, the RequestInfo, and the end of the handler. The
+// standard context that merges them all, with its timer, is built only if
+// the handler asks for Done (or derives a context that needs it), so a
+// handler that never selects on its ctx costs no timer and no goroutine.
+type handlerCtx struct {
+	base     context.Context
+	caller   context.Context // nil if the caller cannot cancel
+	deadline time.Time       // zero if none
+	info     micro.RequestInfo
+
+	mu       sync.Mutex
+	merged   context.Context
+	cancel   context.CancelFunc
+	stop     func() bool // stops following the caller
+	returned bool        // the handler has returned
+}
+
+func (c *handlerCtx) Deadline() (time.Time, bool) {
+	d, ok := c.base.Deadline()
+	if !c.deadline.IsZero() && (!ok || c.deadline.Before(d)) {
+		return c.deadline, true
+	}
+	return d, ok
+}
+
+func (c *handlerCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mergedLocked().Done()
+}
+
+// AfterFunc lets contexts derived from c follow its cancellation without a
+// goroutine each (see context.AfterFunc).
+func (c *handlerCtx) AfterFunc(f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return context.AfterFunc(c.mergedLocked(), f)
+}
+
+// mergedLocked returns the context that is done when any source of
+// cancellation is, building it on first use; c.mu must be held.
+func (c *handlerCtx) mergedLocked() context.Context {
+	if c.merged != nil {
+		return c.merged
+	}
+	if c.deadline.IsZero() {
+		c.merged, c.cancel = context.WithCancel(c.base)
+	} else {
+		c.merged, c.cancel = context.WithDeadline(c.base, c.deadline)
+	}
+	if c.returned {
+		c.cancel()
+	} else if c.caller != nil {
+		c.stop = context.AfterFunc(c.caller, c.cancel)
+	}
+	return c.merged
+}
+
+func (c *handlerCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.merged != nil:
+		return c.merged.Err()
+	case c.returned:
+		return context.Canceled
+	}
+	if err := c.base.Err(); err != nil {
+		return err
+	}
+	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	if c.caller != nil {
+		return c.caller.Err()
+	}
+	return nil
+}
+
+func (c *handlerCtx) Value(key any) any {
+	if key == ctxkey.Info {
+		return &c.info
+	}
+	c.mu.Lock()
+	merged := c.merged
+	c.mu.Unlock()
+	if merged != nil {
+		return merged.Value(key)
+	}
+	return c.base.Value(key)
+}
+
+// finish cancels the context once the handler has returned.
+func (c *handlerCtx) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.returned = true
+	if c.merged != nil {
+		if c.stop != nil {
+			c.stop()
+		}
+		c.cancel()
+	}
+}
