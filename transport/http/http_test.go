@@ -63,18 +63,7 @@ func suite(srvOpts []microhttp.ServerOption, cliOpts []microhttp.ClientOption) m
 			return srv, c
 		},
 		MaxMessageSize: testLimit,
-		Skip:           suiteSkips,
 	}
-}
-
-// suiteSkips are cases where the microtest branch and main's kit disagree,
-// whatever the transport: inproc fails them alike. They go once microtest
-// follows main.
-var suiteSkips = map[string]string{
-	"ReservedHeaders": "microtest: the case still counts content-type as reserved; main's kit " +
-		"(transport.Reserved) made it the codec's header",
-	"InvalidReplyHeaders": "microtest: the case still counts content-type as reserved, and wants the key " +
-		"lower-cased in the message, which transport.Dispatcher does not do yet",
 }
 
 // TestStartErrors checks that Start returns a port in use and a malformed

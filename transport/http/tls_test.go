@@ -3,51 +3,17 @@ package http_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/testutil"
 	"github.com/dancinggopher/micro/microtest"
 	microhttp "github.com/dancinggopher/micro/transport/http"
 )
-
-// testCert returns a server config with a self-signed certificate for
-// 127.0.0.1, and a client config that trusts it.
-func testCert(t testing.TB) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "micro test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
-		&tls.Config{RootCAs: roots, ServerName: "localhost"}
-}
 
 // TestConformanceTLS runs the suite over HTTPS, where net/http speaks
 // HTTP/2: deadlines, cancellation and limits hold on its streams too.
@@ -55,14 +21,14 @@ func TestConformanceTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the suite runs once in plaintext in -short")
 	}
-	serverTLS, clientTLS := testCert(t)
+	serverTLS, clientTLS := testutil.TLS(t)
 	microtest.Run(t, suite([]microhttp.ServerOption{microhttp.WithTLS(serverTLS)}, []microhttp.ClientOption{microhttp.WithTLS(clientTLS)}))
 }
 
 // TestTLS checks that the Server negotiates HTTP/2 over TLS, and that a
 // client that does not trust it fails with Unavailable, promptly.
 func TestTLS(t *testing.T) {
-	serverTLS, clientTLS := testCert(t)
+	serverTLS, clientTLS := testutil.TLS(t)
 	m := micro.NewMux()
 	m.HandleFunc("a", "proto", func(ctx context.Context, _ []byte) ([]byte, error) { return nil, nil })
 	srv, _ := serve(t, m, microhttp.WithTLS(serverTLS))
