@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -107,12 +108,20 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	}
 	ctx, cancel := transport.CallContext(ctx)
 	defer cancel()
-	hr, err := c.request(ctx, namespace, service, header, req)
+	d, _ := ctx.Deadline()
+	hdr := outgoing(header)
+	timeout := func() { hdr[headerTimeout] = []string{formatTimeout(time.Until(d))} }
+	timeout()
+	if c.own != nil {
+		// Again once connected, on the calling goroutine before the
+		// headers are written: dialing and a TLS handshake must not
+		// stretch the handler's deadline past the caller's.
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { timeout() }})
+	}
+	hr, err := c.request(ctx, namespace, service, hdr, req)
 	if err != nil {
 		return nil, err
 	}
-	d, _ := ctx.Deadline()
-	hr.Header[headerTimeout] = []string{formatTimeout(time.Until(d))}
 	resp, err := c.hc.Do(hr)
 	if err != nil {
 		return nil, c.failed(ctx, err)
@@ -153,11 +162,12 @@ func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte
 	}
 	ctx, cancel := transport.CallContext(ctx)
 	defer cancel()
-	hr, err := c.request(ctx, namespace, service, header, msg)
+	hdr := outgoing(header)
+	hdr[headerOneWay] = []string{"1"}
+	hr, err := c.request(ctx, namespace, service, hdr, msg)
 	if err != nil {
 		return err
 	}
-	hr.Header[headerOneWay] = []string{"1"}
 	resp, err := c.hc.Do(hr)
 	if err != nil {
 		return c.failed(ctx, err)
@@ -187,19 +197,26 @@ func (c *Client) prepare(ctx context.Context, namespace, service string, body []
 	return transport.Prepare(ctx, namespace, service, body, c.max)
 }
 
-// request returns the POST of body to the route, with header.
-func (c *Client) request(ctx context.Context, namespace, service string, header micro.Header, body []byte) (*http.Request, error) {
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/"+namespace+"/"+service, bytes.NewReader(body))
-	if err != nil {
-		return nil, micro.Errorf(micro.InvalidArgument, "http: %w", err)
-	}
-	hr.Header = make(http.Header, len(header)+1)
+// outgoing returns the HTTP headers of a request's micro headers, with room
+// for the transport's own.
+func outgoing(header micro.Header) http.Header {
+	hdr := make(http.Header, len(header)+1)
 	for k, v := range header {
 		if k == "content-type" {
 			k = "Content-Type" // net/http reads it by its canonical key
 		}
-		hr.Header[k] = []string{v} // lower-case, as checked; HTTP keys are case-blind
+		hdr[k] = []string{v} // lower-case, as checked; HTTP keys are case-blind
 	}
+	return hdr
+}
+
+// request returns the POST of body to the route, with hdr.
+func (c *Client) request(ctx context.Context, namespace, service string, hdr http.Header, body []byte) (*http.Request, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/"+namespace+"/"+service, bytes.NewReader(body))
+	if err != nil {
+		return nil, micro.Errorf(micro.InvalidArgument, "http: %w", err)
+	}
+	hr.Header = hdr
 	return hr, nil
 }
 

@@ -195,9 +195,11 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, ns, svc string) (
 	}
 	req.Header = userHeaders(r.Header)
 	if !req.Deadline.IsZero() && !now.Before(req.Deadline) {
-		// Expired: the Dispatcher answers; the body is not read, so the
-		// connection closes after the answer.
-		w.Header()["Connection"] = []string{"close"}
+		// Expired: the Dispatcher answers; a body is not read, so the
+		// connection closes after the answer rather than wait for it.
+		if r.ContentLength != 0 {
+			w.Header()["Connection"] = []string{"close"}
+		}
 		return req, nil
 	}
 	body, e := h.body(w, r, now, req.Deadline)

@@ -136,3 +136,23 @@ func TestHandler(t *testing.T) {
 		t.Errorf("unknown route through the Handler = %v", err)
 	}
 }
+
+// TestServingLost checks that Start returns an error, not nil, when its
+// listener fails without Stop, and that Stop after it returns.
+func TestServingLost(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := microhttp.NewServer(micro.NewMux(), microhttp.WithListener(l))
+	done := make(chan error, 1)
+	go func() { done <- srv.Start(t.Context()) }()
+	<-srv.Ready()
+	l.Close()
+	if err := <-done; err == nil || !strings.HasPrefix(err.Error(), "http: ") {
+		t.Fatalf("Start after its listener closed = %v, want an error naming http", err)
+	}
+	if err := srv.Stop(t.Context()); err != nil {
+		t.Fatalf("Stop after serving was lost = %v", err)
+	}
+}
