@@ -9,14 +9,14 @@
 // browser's fetch and Connect clients reach a micro service with no micro
 // code:
 //
-//	curl -d '{"name":"World"}' localhost:8080/greeter/hello
+//	curl --json '{"name":"World"}' localhost:8080/greeter/hello
 //
 // Guarantees:
 //   - A route is POST /[prefix/]namespace/service; the body is the request
-//     bytes and the 200 reply's body the handler's. The reply has the
-//     request's Content-Type (application/octet-stream if it had none),
-//     and the request's Content-Type reaches the handler as the header
-//     "content-type".
+//     bytes and the 200 reply's body the handler's. The request's
+//     Content-Type reaches the handler as the header "content-type"; the
+//     reply's is the handler's "content-type" reply header, or else the
+//     request's, as in Connect.
 //   - Request headers reach the handler in micro.RequestInfo.Header by
 //     micro's policy: lower-cased, repeats joined with ",", reserved and
 //     hop-by-hop headers (and those Connection names) dropped. Reply
