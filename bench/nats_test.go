@@ -67,7 +67,7 @@ func BenchmarkCallNATS(b *testing.B) {
 		}
 		nc := connect(b, ns)
 		benchCall(b, func(_ context.Context, req []byte) ([]byte, error) {
-			m, err := nc.Request("raw.echo", req, micronats.DefaultTimeout)
+			m, err := nc.Request("raw.echo", req, micro.DefaultCallTimeout)
 			if err != nil {
 				return nil, err
 			}
@@ -77,7 +77,7 @@ func BenchmarkCallNATS(b *testing.B) {
 	b.Run("transport=nats/impl=natsmicro", func(b *testing.B) {
 		nc := addNATSMicro(b, ns, func(req natsmicro.Request) { req.Respond(req.Data()) })
 		benchCall(b, func(_ context.Context, req []byte) ([]byte, error) {
-			m, err := nc.Request("natsmicro.echo", req, micronats.DefaultTimeout)
+			m, err := nc.Request("natsmicro.echo", req, micro.DefaultCallTimeout)
 			if err != nil {
 				return nil, err
 			}
@@ -158,7 +158,7 @@ func BenchmarkSlowCallNATS(b *testing.B) {
 			req.Respond(req.Data())
 		})
 		run(b, func(req []byte) ([]byte, error) {
-			m, err := nc.Request("natsmicro.echo", req, micronats.DefaultTimeout)
+			m, err := nc.Request("natsmicro.echo", req, micro.DefaultCallTimeout)
 			if err != nil {
 				return nil, err
 			}

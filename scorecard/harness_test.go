@@ -119,7 +119,7 @@ func startNATS(t testing.TB) *env {
 		name: "nats",
 		addr: ns.URL(),
 		server: func(mux *micro.Mux, c config) micro.Server {
-			opts := []nats.Option{nats.WithURL(ns.URL()), nats.WithMaxMessageSize(limit(c))}
+			opts := []nats.ServerOption{nats.WithURL(ns.URL()), nats.WithMaxMessageSize(limit(c))}
 			if c.concurrency > 0 {
 				opts = append(opts, nats.WithConcurrency(c.concurrency))
 			}

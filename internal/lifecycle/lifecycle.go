@@ -142,7 +142,9 @@ func (s *Server) Start(ctx context.Context) error {
 		s.state = stateStopping
 		s.mu.Unlock()
 		if err == nil {
-			err = s.release(context.Background())
+			rctx, cancel := context.WithTimeout(context.Background(), ReleaseTimeout)
+			err = s.release(rctx)
+			cancel()
 		}
 		s.cancelBase()
 		s.gate.Close()

@@ -25,7 +25,7 @@ const closeTimeout = 10 * time.Second
 // for concurrent use, and many Calls share its one producer and its one
 // consumer of replies.
 type Client struct {
-	o      options
+	o      clientOptions
 	cl     *kgo.Client
 	log    *slog.Logger
 	id     string // prefix of correlation ids
@@ -52,9 +52,9 @@ var _ micro.Client = (*Client)(nil)
 // NewClient returns a Client. It does not wait for the brokers: the first
 // Send or Call does, and the first Call sets up the reply topic. It fails
 // only on invalid kgo options.
-func NewClient(opts ...Option) (*Client, error) {
-	o := newOptions(opts)
-	cl, err := kgo.NewClient(o.kgoOptions()...)
+func NewClient(opts ...ClientOption) (*Client, error) {
+	o := newClientOptions(opts)
+	cl, err := kgo.NewClient(o.kgoOptions(nil)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: client: %w", err)
 	}
@@ -74,12 +74,14 @@ func NewClient(opts ...Option) (*Client, error) {
 // WithKey, but not ctx's deadline: the message waits in the topic for as
 // long as it takes. The handler's reply and error are dropped (see the
 // server's dead-letter topic). A namespace with no topic is NotFound, a
-// message over the size limit ResourceExhausted.
+// message over the size limit ResourceExhausted, a reserved or malformed
+// header InvalidArgument, all before anything is produced.
 func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte) error {
-	if err := c.check(ctx, namespace, service, msg); err != nil {
+	header, _, err := c.prepare(ctx, namespace, service, msg)
+	if err != nil {
 		return err
 	}
-	r := c.request(ctx, namespace, service, msg, 0)
+	r := c.request(ctx, namespace, service, header, msg, 0)
 	if err := c.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 		return produceError(r.Topic, err)
 	}
@@ -88,12 +90,17 @@ func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte
 
 // Call produces req to (namespace, service) with the client's reply topic
 // and a fresh correlation id, and waits for the matching reply until ctx
-// ends (then DeadlineExceeded or Canceled). ctx's deadline travels as
+// ends (then DeadlineExceeded or Canceled). ctx's deadline, or
+// micro.DefaultCallTimeout from now if it has none, travels as
 // micro-deadline and becomes the handler's. A Call to a server that is not
 // running waits in the topic and times out: Kafka cannot tell that nobody
-// consumes it.
+// consumes it. Cancelling ctx does not reach the handler: Kafka has no
+// signal for it.
 func (c *Client) Call(ctx context.Context, namespace, service string, req []byte) ([]byte, error) {
-	if err := c.check(ctx, namespace, service, req); err != nil {
+	ctx, cancel := transport.CallContext(ctx)
+	defer cancel()
+	header, replyHeader, err := c.prepare(ctx, namespace, service, req)
+	if err != nil {
 		return nil, err
 	}
 	replyTo, err := c.replies(ctx)
@@ -115,19 +122,18 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 		c.mu.Unlock()
 	}()
 
-	r := c.request(ctx, namespace, service, req, 3)
+	deadline, _ := ctx.Deadline()
+	r := c.request(ctx, namespace, service, header, req, 3)
 	r.Headers = append(r.Headers,
 		kgo.RecordHeader{Key: hdrReplyTo, Value: []byte(replyTo)},
-		kgo.RecordHeader{Key: hdrCorrelation, Value: []byte(id)})
-	if d, ok := ctx.Deadline(); ok {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: hdrDeadline, Value: strconv.AppendInt(nil, d.UnixMilli(), 10)})
-	}
+		kgo.RecordHeader{Key: hdrCorrelation, Value: []byte(id)},
+		kgo.RecordHeader{Key: hdrDeadline, Value: []byte(transport.FormatDeadline(deadline))})
 	if err := c.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 		return nil, produceError(r.Topic, err)
 	}
 	select {
 	case rep := <-ch:
-		return c.answer(ctx, rep)
+		return c.answer(rep, replyHeader)
 	case <-ctx.Done():
 		return nil, micro.Errorf(micro.CodeOf(ctx.Err()), "kafka: waiting for the reply of %s.%s: %w", namespace, service, ctx.Err())
 	case <-c.closed:
@@ -135,57 +141,47 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	}
 }
 
-// answer turns a reply record into Call's result.
-func (c *Client) answer(ctx context.Context, rep *kgo.Record) ([]byte, error) {
-	_, replyHeader := transport.OutgoingHeader(ctx)
-	var code, msg string
-	failed := false // an error header is present, even an empty one
+// answer turns a reply record into Call's result, filling replyHeader (if
+// the caller asked) with the reply's user headers.
+func (c *Client) answer(rep *kgo.Record, replyHeader micro.Header) ([]byte, error) {
+	var (
+		code, msg string
+		failed    bool // an error header is present, even an empty one
+		hr        transport.HeaderReader
+	)
 	for _, h := range rep.Headers {
 		switch h.Key {
 		case hdrErrorCode:
 			code, failed = string(h.Value), true
 		case hdrError:
 			msg = string(h.Value)
-		case hdrCorrelation:
 		default:
 			if replyHeader != nil {
-				replyHeader.Set(h.Key, string(h.Value))
+				hr.Add(h.Key, string(h.Value))
 			}
 		}
 	}
+	transport.CopyReplyHeader(replyHeader, hr.Header())
 	if failed {
-		// A code that is not a failure micro knows (another producer may
-		// send "500"; 0 or nothing would read as success) is Unknown, with
-		// the code in front of the message, as on NATS.
-		n, err := strconv.ParseUint(code, 10, 32)
-		if err != nil || n == uint64(micro.OK) || n > uint64(micro.Unauthenticated) {
-			return nil, micro.NewError(micro.Unknown, code+": "+msg)
-		}
-		return nil, micro.NewError(micro.Code(n), msg)
+		return transport.Result(nil, transport.ParseError(code, msg))
 	}
 	if len(rep.Value) > c.o.max {
 		return nil, micro.Errorf(micro.ResourceExhausted, "kafka: reply of %d bytes exceeds the limit of %d", len(rep.Value), c.o.max)
 	}
-	if rep.Value == nil {
-		return []byte{}, nil
-	}
-	return rep.Value, nil
+	return transport.Result(rep.Value, nil)
 }
 
-// check validates a request before it is produced.
-func (c *Client) check(ctx context.Context, namespace, service string, body []byte) error {
-	switch {
-	case c.closing():
-		return micro.Errorf(micro.Unavailable, "kafka: client closed")
-	case !transport.ValidName(namespace) || !transport.ValidName(service):
-		return micro.Errorf(micro.InvalidArgument, "kafka: invalid route %q.%q", namespace, service)
-	case len(body) > c.o.max:
-		return micro.Errorf(micro.ResourceExhausted, "kafka: request of %d bytes exceeds the limit of %d", len(body), c.o.max)
+// prepare checks a request before it is produced (transport.Prepare), and
+// that the client is open and the namespace's topic exists.
+func (c *Client) prepare(ctx context.Context, namespace, service string, body []byte) (header, replyHeader micro.Header, err error) {
+	if c.closing() {
+		return nil, nil, micro.Errorf(micro.Unavailable, "kafka: client closed")
 	}
-	if err := ctx.Err(); err != nil {
-		return transport.ErrorOf(err)
+	header, replyHeader, err = transport.Prepare(ctx, namespace, service, body, c.o.max)
+	if err != nil {
+		return nil, nil, err
 	}
-	return c.exists(ctx, c.o.prefix+namespace)
+	return header, replyHeader, c.exists(ctx, c.o.prefix+namespace)
 }
 
 // exists checks once that topic exists, so that a Send to a namespace no
@@ -205,6 +201,9 @@ func (c *Client) exists(ctx context.Context, topic string) error {
 	c.known.Store(topic, struct{}{})
 	return nil
 }
+
+// String returns "kafka", the name client middleware sees in micro.Call.
+func (c *Client) String() string { return "kafka" }
 
 // randomID returns 16 random hex digits.
 func randomID() string {

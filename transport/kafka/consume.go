@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,7 +27,7 @@ type topicPartition struct {
 type partitions struct {
 	mu      sync.Mutex
 	m       map[topicPartition]*worker
-	stopped bool // set by stopAll: no new workers
+	stopped bool // set by quitAll: no new workers
 	wg      sync.WaitGroup
 }
 
@@ -41,14 +42,16 @@ type worker struct {
 }
 
 // poll fetches records and hands each partition's records to its worker
-// until ctx is cancelled.
-func (s *Server) poll(ctx context.Context) {
-	defer close(s.pollDone)
+// until ctx is cancelled; it returns an error if it ends otherwise.
+func (s *Server) poll(ctx context.Context) error {
 	defer s.cl.AllowRebalance()
 	for {
 		fetches := s.cl.PollRecords(ctx, s.o.pollRecords)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
-			return
+		if ctx.Err() != nil {
+			return nil
+		}
+		if fetches.IsClientClosed() {
+			return errors.New("kafka: client closed")
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
 			s.log.Warn("kafka: fetch", "topic", topic, "partition", partition, "err", err)
@@ -138,9 +141,10 @@ func (ps *partitions) stop(parts map[string][]int32) {
 	}
 }
 
-// stopAll stops every worker, and keeps new ones from starting, and waits
-// for all of them, those stopped by a concurrent revoke included.
-func (ps *partitions) stopAll() {
+// quitAll tells every worker to stop after its record in flight, and keeps
+// new ones from starting; wg then waits for them, those stopped by a
+// concurrent revoke included. A second call does nothing.
+func (ps *partitions) quitAll() {
 	ps.mu.Lock()
 	ps.stopped = true
 	ws := ps.m
@@ -149,7 +153,6 @@ func (ps *partitions) stopAll() {
 	for _, w := range ws {
 		close(w.quit)
 	}
-	ps.wg.Wait()
 }
 
 // run handles w's records until w is stopped, one batch at a time while
@@ -197,18 +200,29 @@ func stopped(w *worker) bool {
 // runBatch handles recs in order until one cannot be finished or w is
 // stopped, and reports whether all were finished. It marks each record as
 // soon as it is finished, and handles a record only while the records
-// handled but not committed are fewer than the commit window.
+// handled but not committed are fewer than the commit window. A record is
+// in the server's Gate from before its handler runs until it is marked, so
+// that Stop commits it once the Gate is empty.
 func (s *Server) runBatch(w *worker, recs []*kgo.Record) bool {
 	for _, r := range recs {
 		if stopped(w) || !s.commits.reserve(w.quit) {
 			return false
 		}
-		if !s.handle(w, r) {
+		if s.Gate().Enter() != nil { // Stop has begun: start no further record
 			s.commits.release()
 			return false
 		}
-		s.cl.MarkCommitRecords(r)
-		s.commits.marked()
+		finished := s.handle(w, r)
+		if finished {
+			s.cl.MarkCommitRecords(r)
+			s.commits.marked()
+		} else {
+			s.commits.release()
+		}
+		s.Gate().Leave()
+		if !finished {
+			return false
+		}
 	}
 	return true
 }

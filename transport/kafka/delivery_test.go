@@ -58,7 +58,7 @@ func checkLag(t *testing.T, c *kafkatest.Cluster, group string) {
 func TestDeliveryRestarts(t *testing.T) {
 	c := kafkatest.Start(t, kafkatest.WithTopics(partitions, "work"))
 	tl := newTally(records, 5000, 10000, 15000)
-	opts := []kafka.Option{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("restarts")}
+	opts := []kafka.ServerOption{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("restarts")}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	r := serve(t, deliveryMux(tl), opts...)
 	for _, m := range []int64{5000, 10000, 15000} {
@@ -89,7 +89,7 @@ func TestDeliveryMembership(t *testing.T) {
 		marks = append(marks, m)
 	}
 	tl := newTally(records, marks...)
-	opts := []kafka.Option{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("churn"), fastGroup}
+	opts := []kafka.ServerOption{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("churn"), fastGroup}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	members := []*running{serve(t, deliveryMux(tl), opts...)}
 	var joins, leaves int
@@ -136,7 +136,7 @@ func TestDeliveryBrokerRestart(t *testing.T) {
 	addrs := c.Addrs()
 
 	tl := newTally(records, records/2)
-	opts := []kafka.Option{kafka.WithBrokers(addrs...), kafka.WithGroup("restart"), fastGroup}
+	opts := []kafka.ServerOption{kafka.WithBrokers(addrs...), kafka.WithGroup("restart"), fastGroup}
 	cl, err := kafka.NewClient(kafka.WithBrokers(addrs...))
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestDeliveryKilled(t *testing.T) {
 		return tl.handler()(ctx, req)
 	})
 	ks := &killSwitch{}
-	opts := []kafka.Option{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("killed"), fastGroup, kafka.WithRetries(0, 0)}
+	opts := []kafka.ServerOption{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("killed"), fastGroup, kafka.WithRetries(0, 0)}
 	sent := produce(t, newClient(t, c), "work", "count", records)
 	a := serve(t, dead, append(opts, kafka.WithClientOptions(
 		kgo.Dialer(ks.dial), kgo.SessionTimeout(time.Second), kgo.RebalanceTimeout(2*time.Second)))...)

@@ -10,9 +10,16 @@
 // carries "micro-reply-to" (a topic) and "micro-correlation-id"; the server
 // produces the reply to that topic with the same correlation id, and an
 // error as the headers "micro-error-code" (the code number) and
-// "micro-error" (the message). So any Kafka producer reaches a service:
+// "micro-error" (the message). Replies and dead letters are not compressed,
+// so that clients with no compression codecs read them. So any Kafka
+// producer reaches a service:
 //
 //	kcat -P -b localhost:9092 -t greeter -H micro-service=hello
+//
+// Headers follow the rules every micro transport shares (package
+// transport): a record that carries one of the transport's own headers
+// twice is refused with InvalidArgument, never routed by either value, and
+// a reply topic named twice gets no reply.
 //
 // # Guarantees
 //
@@ -29,11 +36,14 @@
 // 1000, since a member handles a record only while fewer than that many are
 // handled but not committed.
 //
-// A handler error with a retryable code is retried with backoff; after the
-// last retry, or at once for other codes, the record goes to the
-// dead-letter topic if one is configured, else it is logged and skipped; the
-// error of a request-reply record is answered to its caller instead. A
-// poison record never blocks its partition forever.
+// A handler error with a retryable code is retried with backoff, as long as
+// the backoff ends before the caller's deadline; after the last retry, or at
+// once for other codes, the record goes to the dead-letter topic if one is
+// configured, else it is logged and skipped; the error of a request-reply
+// record is answered to its caller instead. A poison record never blocks
+// its partition forever, and a reply or dead letter that cannot be
+// delivered holds it at most WithProduceTimeout. The reply of a handler
+// that Stop gave up on is still produced.
 //
 // Client.Send returns once the broker acknowledged the record (acks=all,
 // idempotent producer). Client.Call produces the request with the client's

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
@@ -15,11 +17,18 @@ import (
 
 func wantCode(t *testing.T, err error, code micro.Code) {
 	t.Helper()
-	if micro.CodeOf(err) != code {
-		t.Fatalf("error = %v, want code %v", err, code)
-	}
+	wantKitCode(t, err, code)
 	if !strings.Contains(err.Error(), "kafka: ") {
 		t.Errorf("error %q does not say it comes from kafka", err)
+	}
+}
+
+// wantKitCode checks an error the transport kit gives, with the same
+// message on every transport.
+func wantKitCode(t *testing.T, err error, code micro.Code) {
+	t.Helper()
+	if micro.CodeOf(err) != code {
+		t.Fatalf("error = %v, want code %v", err, code)
 	}
 }
 
@@ -40,7 +49,7 @@ func TestOversizedRecord(t *testing.T) {
 	defer cancel()
 
 	over := make([]byte, micro.DefaultMaxMessageSize+1)
-	wantCode(t, cl.Send(ctx, "work", "echo", over), micro.ResourceExhausted)
+	wantKitCode(t, cl.Send(ctx, "work", "echo", over), micro.ResourceExhausted)
 
 	brokerOver := make([]byte, 2<<20) // random: compression must not hide the size
 	_, _ = rand.Read(brokerOver)
@@ -72,14 +81,26 @@ func TestStartErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mux  *micro.Mux
-		opts []kafka.Option
+		opts []kafka.ServerOption
 		want string
 	}{
-		{"no group", echoMux(), []kafka.Option{brokers}, "no consumer group"},
-		{"no routes", micro.NewMux(), []kafka.Option{brokers, kafka.WithGroup("g")}, "no routes"},
-		{"missing topic", echoMux(), []kafka.Option{brokers, kafka.WithGroup("g")}, `missing topics ["work"]`},
-		{"missing dead-letter topic", echoMux(), []kafka.Option{brokers, kafka.WithGroup("g"), kafka.WithDeadLetterTopic("dead")}, `"dead"`},
-		{"unreachable", echoMux(), []kafka.Option{kafka.WithBrokers("127.0.0.1:1"), kafka.WithGroup("g")}, "no broker answered"},
+		{"no group", echoMux(), []kafka.ServerOption{brokers}, "no consumer group"},
+		{"no routes", micro.NewMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g")}, "no routes"},
+		{"missing topic", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g")}, `missing topics ["work"]`},
+		{"missing dead-letter topic", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"), kafka.WithDeadLetterTopic("dead")}, `"dead"`},
+		{"unreachable", echoMux(), []kafka.ServerOption{kafka.WithBrokers("127.0.0.1:1"), kafka.WithGroup("g")}, "no broker answered"},
+		// kgo options that would undo the delivery guarantee.
+		{"regex", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.ConsumeRegex())}, "kgo.ConsumeRegex"},
+		{"no acks", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())}, "kgo.RequiredAcks"},
+		{"transactional", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.TransactionalID("t"))}, "kgo.DisableAutoCommit"},
+		{"direct partitions", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"other": {0: kgo.NewOffset()}}))},
+			"direct-partition"},
+		{"autocommit off", echoMux(), []kafka.ServerOption{brokers, kafka.WithGroup("g"),
+			kafka.WithClientOptions(kgo.DisableAutoCommit())}, "autocommit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := kafka.NewServer(tc.mux, tc.opts...)
@@ -122,8 +143,8 @@ func TestLifecycle(t *testing.T) {
 	if err := srv.Stop(t.Context()); err != nil {
 		t.Fatalf("Stop before Start: %v", err)
 	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatalf("Start after Stop = %v, want nil", err)
+	if err := srv.Start(t.Context()); !errors.Is(err, micro.ErrServerStopped) {
+		t.Fatalf("Start after Stop = %v, want micro.ErrServerStopped", err)
 	}
 
 	r := serve(t, echoMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"))

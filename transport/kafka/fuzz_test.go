@@ -1,18 +1,18 @@
 package kafka
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // FuzzRecord decodes arbitrary record headers as the server (parse) and the
 // client (answer) do: never a panic; request headers arrive with lower-case
-// keys and without the transport's own; service names are interned within
+// keys and without reserved ones; a reply topic named twice is none; service names are interned within
 // their bound; a reply with an error header never reads as success.
 func FuzzRecord(f *testing.F) {
 	f.Add("micro-service", "hello", "X-Trace", "t1", "5", "not found")
@@ -24,21 +24,24 @@ func FuzzRecord(f *testing.F) {
 			{Key: hdrService, Value: []byte(v1)},
 		}}
 		n := names{}
-		in := parse(r, n)
-		for k := range in.header {
-			if k != strings.ToLower(k) || transportHeader(k) {
+		in := parse(r, "ns", n)
+		for k := range in.req.Header {
+			if k != strings.ToLower(k) || transport.Reserved(k) {
 				t.Fatalf("parse kept header %q", k)
 			}
+		}
+		if strings.EqualFold(k1, hdrReplyTo) && strings.EqualFold(k2, hdrReplyTo) && in.replyTo != "" {
+			t.Fatalf("a reply topic named twice redirects the reply to %q", in.replyTo)
 		}
 		if len(n) > maxNames {
 			t.Fatalf("%d names interned, bound %d", len(n), maxNames)
 		}
 
-		c := &Client{o: options{max: 1 << 10}}
+		c := &Client{o: clientOptions{common: common{max: 1 << 10}}}
 		rep := &kgo.Record{Headers: append(r.Headers,
 			kgo.RecordHeader{Key: hdrErrorCode, Value: []byte(code)},
 			kgo.RecordHeader{Key: hdrError, Value: []byte(message)})}
-		_, err := c.answer(context.Background(), rep)
+		_, err := c.answer(rep, micro.Header{})
 		if code := micro.CodeOf(err); code == micro.OK || code > micro.Unauthenticated {
 			t.Fatalf("answer(code %q) = %v, want a failure code", code, err)
 		}

@@ -2,9 +2,7 @@ package kafka
 
 import (
 	"context"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -22,16 +20,6 @@ const (
 	hdrError       = "micro-error"          // the message of a failed call
 )
 
-// transportHeader reports whether the lower-case key is one of the
-// transport's own headers, which handlers do not see as request headers.
-func transportHeader(key string) bool {
-	switch key {
-	case hdrService, hdrDeadline, hdrReplyTo, hdrCorrelation, hdrErrorCode, hdrError:
-		return true
-	}
-	return false
-}
-
 type keyCtx struct{}
 
 // WithKey returns a copy of ctx whose Sends and Calls produce their record
@@ -42,9 +30,9 @@ func WithKey(ctx context.Context, key []byte) context.Context {
 	return context.WithValue(ctx, keyCtx{}, key)
 }
 
-// request builds the record of a request to (namespace, service).
-func (c *Client) request(ctx context.Context, namespace, service string, body []byte, extra int) *kgo.Record {
-	h, _ := transport.OutgoingHeader(ctx)
+// request builds the record of a request to (namespace, service) with the
+// headers h, leaving room for extra more.
+func (c *Client) request(ctx context.Context, namespace, service string, h micro.Header, body []byte, extra int) *kgo.Record {
 	r := &kgo.Record{Topic: c.o.prefix + namespace, Value: body}
 	r.Key, _ = ctx.Value(keyCtx{}).([]byte)
 	r.Headers = make([]kgo.RecordHeader, 0, 1+extra+len(h))
@@ -55,14 +43,13 @@ func (c *Client) request(ctx context.Context, namespace, service string, body []
 	return r
 }
 
-// incoming is what the server reads from a request record's headers.
+// incoming is a request record as the server read it.
 type incoming struct {
-	service     string
-	replyTo     string
-	correlation []byte
-	deadline    time.Time // zero if none
-	badDeadline bool      // the deadline header is not a number
-	header      micro.Header
+	req     transport.Request
+	replyTo string // "" for none, or if the record names it twice
+	// ids are the record's correlation ids: one, unless a foreign
+	// producer set several, which the reply then carries alike.
+	ids [][]byte
 }
 
 // names interns service names, so that a record's micro-service header
@@ -83,39 +70,77 @@ func (n names) intern(b []byte) string {
 	return s
 }
 
-// parse reads r's headers, interning the service name in n.
-func parse(r *kgo.Record, n names) incoming {
-	var in incoming
+// Bits of the transport's own request headers, to find one given twice.
+const (
+	seenService = 1 << iota
+	seenDeadline
+	seenReplyTo
+	seenCorrelation
+)
+
+// parse reads the request record r of namespace ns, interning the service
+// name in n. The transport's own headers are read here; the others go
+// through a transport.HeaderReader. A record that names a service, a
+// deadline, a reply topic or a correlation id twice is refused with
+// transport.DuplicateHeader, and a reply topic named twice is no reply
+// topic: a second value never redirects a reply.
+func parse(r *kgo.Record, ns string, n names) incoming {
+	in := incoming{req: transport.Request{Namespace: ns, Body: r.Value}}
+	var (
+		hr             transport.HeaderReader
+		seen           int
+		dup, deadline  string
+		deadlineHeader bool
+	)
+	once := func(bit int, key string) bool {
+		if seen&bit != 0 {
+			if dup == "" {
+				dup = key
+			}
+			return false
+		}
+		seen |= bit
+		return true
+	}
 	for _, h := range r.Headers {
-		key := strings.ToLower(h.Key) // no allocation when already lower-case
-		switch key {
+		switch key := strings.ToLower(h.Key); key { // no allocation when already lower-case
 		case hdrService:
-			in.service = n.intern(h.Value)
-		case hdrReplyTo:
-			in.replyTo = string(h.Value)
-		case hdrCorrelation:
-			in.correlation = h.Value
+			if once(seenService, key) {
+				in.req.Service = n.intern(h.Value)
+			}
 		case hdrDeadline:
-			if ms, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil {
-				in.deadline = time.UnixMilli(ms)
+			if once(seenDeadline, key) {
+				deadline, deadlineHeader = string(h.Value), true
+			}
+		case hdrReplyTo:
+			if once(seenReplyTo, key) {
+				in.replyTo = string(h.Value)
 			} else {
-				in.badDeadline = true
+				in.replyTo = ""
 			}
-		case hdrErrorCode, hdrError:
+		case hdrCorrelation:
+			once(seenCorrelation, key)
+			in.ids = append(in.ids, h.Value)
 		default:
-			if in.header == nil {
-				in.header = make(micro.Header, len(r.Headers))
-			}
-			in.header[key] = string(h.Value)
+			hr.Add(h.Key, string(h.Value))
 		}
 	}
+	in.req.Header = hr.Header()
+	switch {
+	case dup != "":
+		in.req.Err = transport.DuplicateHeader(dup)
+	case in.req.Service == "":
+		in.req.Err = micro.Errorf(micro.InvalidArgument, "kafka: record without a %s header", hdrService)
+	case deadlineHeader:
+		in.req.Deadline, in.req.Err = transport.ParseDeadline(hdrDeadline, deadline)
+	}
+	in.req.OneWay = in.replyTo == ""
 	return in
 }
 
-// errorHeaders returns the headers that carry err on the wire.
+// errorHeaders returns the headers that carry err on the wire: its code
+// number and its message, raw bytes (Kafka headers carry any byte).
 func errorHeaders(err *micro.Error) []kgo.RecordHeader {
-	return []kgo.RecordHeader{
-		{Key: hdrErrorCode, Value: strconv.AppendUint(nil, uint64(err.Code), 10)},
-		{Key: hdrError, Value: []byte(err.Message)},
-	}
+	code, msg := transport.WireError(err)
+	return []kgo.RecordHeader{{Key: hdrErrorCode, Value: []byte(code)}, {Key: hdrError, Value: []byte(msg)}}
 }

@@ -93,7 +93,7 @@ type running struct {
 }
 
 // serve starts a Server and waits until it is ready.
-func serve(t testing.TB, mux *micro.Mux, opts ...kafka.Option) *running {
+func serve(t testing.TB, mux *micro.Mux, opts ...kafka.ServerOption) *running {
 	t.Helper()
 	r := &running{srv: kafka.NewServer(mux, opts...), done: make(chan error, 1)}
 	go func() { r.done <- r.srv.Start(context.Background()) }()
@@ -173,9 +173,9 @@ func produce(t testing.TB, cl *kafka.Client, namespace, service string, n int) *
 }
 
 // newClient returns a Client of cluster c, closed at cleanup.
-func newClient(t testing.TB, c *kafkatest.Cluster, opts ...kafka.Option) *kafka.Client {
+func newClient(t testing.TB, c *kafkatest.Cluster, opts ...kafka.ClientOption) *kafka.Client {
 	t.Helper()
-	cl, err := kafka.NewClient(append([]kafka.Option{kafka.WithBrokers(c.Addrs()...)}, opts...)...)
+	cl, err := kafka.NewClient(append([]kafka.ClientOption{kafka.WithBrokers(c.Addrs()...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,12 +29,12 @@ func TestConformanceExternal(t *testing.T) {
 	microtest.Run(t, microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
 			prefix := "microtest-" + run + "-" + strconv.FormatInt(n.Add(1), 10) + "-"
-			common := []kafka.Option{kafka.WithBrokers(strings.Split(brokers, ",")...),
-				kafka.WithTopicPrefix(prefix), kafka.WithMaxMessageSize(testLimit)}
-			srv := kafka.NewServer(mux, append(common,
-				kafka.WithGroup(prefix+"group"), kafka.WithCreateTopics(4), kafka.WithRetries(0, 0))...)
+			seeds, topics, limit := kafka.WithBrokers(strings.Split(brokers, ",")...),
+				kafka.WithTopicPrefix(prefix), kafka.WithMaxMessageSize(testLimit)
+			srv := kafka.NewServer(mux, seeds, topics, limit,
+				kafka.WithGroup(prefix+"group"), kafka.WithCreateTopics(4), kafka.WithRetries(0, 0))
 			microtest.Serve(t, nil, srv)
-			cl, err := kafka.NewClient(common...)
+			cl, err := kafka.NewClient(seeds, topics, limit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,6 +43,5 @@ func TestConformanceExternal(t *testing.T) {
 		},
 		MaxMessageSize: testLimit,
 		Features:       microtest.Features{CallAfterStop: micro.DeadlineExceeded, NoCancel: true},
-		Skip:           kitSkips,
 	})
 }

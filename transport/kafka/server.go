@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/lifecycle"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -20,97 +19,58 @@ import (
 // for a reply. Create it with NewServer; its methods are safe for
 // concurrent use.
 type Server struct {
-	mux   *micro.Mux
-	o     options
-	ready chan struct{}
-	done  chan struct{} // closed when Stop has finished; releases Start
-	// released is closed once the group is left and the client closed,
-	// after any handlers a Stop gave up on have returned.
-	released chan struct{}
+	*lifecycle.Server
+	mux *micro.Mux
+	o   serverOptions
+	d   transport.Dispatcher
 
-	mu       sync.Mutex
-	state    int
-	stopping bool // Stop was called
-
-	// Set by Start before the server runs.
-	cl         *kgo.Client
-	log        *slog.Logger
-	topics     map[string]string // topic -> namespace
-	base       context.Context   // Start's values; cancelled when Stop gives up
-	cancelBase context.CancelFunc
-	sem        chan struct{} // bounds concurrent handlers
-	pollCancel context.CancelFunc
-	pollDone   chan struct{}
-	commits    *committer
-	parts      partitions
+	// Set by setup before the server runs.
+	cl       *kgo.Client
+	log      *slog.Logger
+	topics   map[string]string // topic -> namespace
+	sem      chan struct{}     // bounds the partitions handled at once
+	pollDone chan struct{}     // closed when the poll loop has returned
+	commits  *committer
+	parts    partitions
 }
-
-const (
-	stateNew = iota
-	stateStarting
-	stateRunning
-	stateStopped
-)
 
 // NewServer returns a Server for mux. It serves once Start is called.
-func NewServer(mux *micro.Mux, opts ...Option) *Server {
-	return &Server{mux: mux, o: newOptions(opts), ready: make(chan struct{}), done: make(chan struct{}),
-		released: make(chan struct{})}
+func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
+	s := &Server{mux: mux, o: newServerOptions(opts)}
+	// The Dispatcher logs nothing: the transport logs a one-way record's
+	// failure once, after its retries, with its topic and offset.
+	s.d = transport.Dispatcher{Mux: mux, Transport: "kafka", MaxMessageSize: s.o.max}
+	s.Server = lifecycle.New("kafka", 0, lifecycle.Hooks{
+		Setup: s.setup, Serve: s.serve, Drain: s.drain, Abandon: s.abandon, Release: s.release,
+	})
+	return s
 }
-
-// String returns "kafka".
-func (s *Server) String() string { return "kafka" }
-
-// Ready returns a channel closed once Start has reached the brokers, found
-// its topics and begun to join its consumer group. Records produced from
-// then on are served; the group assigns partitions shortly after.
-func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Start connects to the brokers, checks (or creates, with WithCreateTopics)
 // the topics of the Mux's namespaces and the dead-letter topic, joins the
 // consumer group and serves until Stop, then returns nil. It returns an
 // error, bounded by ctx, if the Mux has no routes, no group is configured,
-// no broker answers, or a topic is missing. ctx's values reach the
-// handlers; cancelling ctx once serving does not stop the server.
-func (s *Server) Start(ctx context.Context) error {
-	s.mu.Lock()
-	switch s.state {
-	case stateStarting, stateRunning:
-		s.mu.Unlock()
-		return errors.New("kafka: Start called twice")
-	case stateStopped:
-		s.mu.Unlock()
-		return nil
-	}
-	s.state = stateStarting
-	s.mu.Unlock()
+// WithClientOptions undid what the delivery guarantee rests on, no broker
+// answers, or a topic is missing. The namespaces are read once, here: one
+// registered on the Mux later is not consumed. Ready is closed once the
+// server has begun to join its group; the group assigns partitions shortly
+// after. ctx's values reach the handlers; cancelling ctx once serving does
+// not stop the server. Start after Stop returns micro.ErrServerStopped,
+// and a second Start an error.
+func (s *Server) Start(ctx context.Context) error { return s.Server.Start(ctx) }
 
-	cl, err := s.setup(ctx)
-	if err != nil {
-		s.finish()
-		return err
-	}
-	s.mu.Lock()
-	if s.state == stateStopped { // Stop came during setup
-		s.mu.Unlock()
-		cl.Close()
-		s.finish()
-		return nil
-	}
-	s.state = stateRunning
-	pollCtx, cancel := context.WithCancel(context.Background())
-	s.pollCancel, s.pollDone = cancel, make(chan struct{})
-	s.mu.Unlock()
-
-	go s.commits.run()
-	go s.poll(pollCtx)
-	close(s.ready)
-	<-s.done
-	return nil
-}
+// Stop stops fetching, lets the records in flight finish until ctx ends,
+// commits the offsets of the records handled, leaves the group and closes
+// the connections. Records fetched but not yet started are left to be
+// consumed again. If ctx ends first, Stop cancels the handlers' contexts
+// and returns ctx's error at once; the server then keeps its group
+// membership until the abandoned handlers return, produces their replies,
+// commits what they finished and leaves. Stop is idempotent: a second Stop
+// waits for what the first gave up on, as long as its own ctx allows.
+func (s *Server) Stop(ctx context.Context) error { return s.Server.Stop(ctx) }
 
 // setup builds the kgo.Client and checks the cluster.
-func (s *Server) setup(ctx context.Context) (*kgo.Client, error) {
+func (s *Server) setup(ctx context.Context) error {
 	s.log = s.o.log
 	if s.log == nil {
 		s.log = transport.Logger(ctx)
@@ -120,11 +80,11 @@ func (s *Server) setup(ctx context.Context) (*kgo.Client, error) {
 		group = transport.ServiceName(ctx)
 	}
 	if group == "" {
-		return nil, errors.New("kafka: no consumer group: set WithGroup or run the server in a micro.Service")
+		return errors.New("kafka: no consumer group: set WithGroup or run the server in a micro.Service")
 	}
 	namespaces := s.mux.Namespaces()
 	if len(namespaces) == 0 {
-		return nil, errors.New("kafka: the Mux has no routes to serve")
+		return errors.New("kafka: the Mux has no routes to serve")
 	}
 	s.topics = make(map[string]string, len(namespaces))
 	topics := make([]string, 0, len(namespaces)+1)
@@ -132,12 +92,22 @@ func (s *Server) setup(ctx context.Context) (*kgo.Client, error) {
 		s.topics[s.o.prefix+ns] = ns
 		topics = append(topics, s.o.prefix+ns)
 	}
-	s.base, s.cancelBase = context.WithCancel(context.WithoutCancel(ctx))
 	s.sem = make(chan struct{}, s.o.concurrency)
 	s.parts.m = map[topicPartition]*worker{}
+	s.pollDone = make(chan struct{})
 
 	cl, err := kgo.NewClient(s.o.kgoOptions(
-		kgo.ConsumerGroup(group),
+		[]kgo.Opt{
+			kgo.ConsumerGroup(group),
+			// Replies and dead letters are read by foreign clients too,
+			// some with no compression codecs (kafkajs without plugins).
+			kgo.ProducerBatchCompression(kgo.NoCompression()),
+			// A reply topic that is gone (its caller too) fails its reply
+			// after one metadata refresh rather than kgo's four, which held
+			// the partition for seconds.
+			kgo.UnknownTopicRetries(1),
+		},
+		// What the delivery guarantee rests on, after the user's options.
 		kgo.ConsumeTopics(topics...),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.AutoCommitMarks(),
@@ -146,15 +116,20 @@ func (s *Server) setup(ctx context.Context) (*kgo.Client, error) {
 		kgo.OnPartitionsLost(s.lost),
 	)...)
 	if err != nil {
-		return nil, fmt.Errorf("kafka: client: %w", err)
+		return fmt.Errorf("kafka: client: %w", err)
+	}
+	if err := guard(cl, topics); err != nil {
+		cl.Close()
+		return err
 	}
 	s.cl = cl
 	s.commits = newCommitter(cl, s.log, s.o.pollRecords)
 	if err := s.checkTopics(ctx, append(topics, s.o.deadLetter)); err != nil {
 		cl.Close()
-		return nil, err
+		return err
 	}
-	return cl, nil
+	go s.commits.run()
+	return nil
 }
 
 // checkTopics pings the cluster and makes sure topics exist (an empty name
@@ -188,75 +163,44 @@ func (s *Server) checkTopics(ctx context.Context, topics []string) error {
 	return createTopics(ctx, s.cl, s.o.partitions, missing...)
 }
 
-// Stop stops fetching, lets the records in flight finish until ctx ends,
-// commits the offsets of the records handled, leaves the group and closes
-// the connections. Records fetched but not yet started are left to be
-// consumed again. If ctx ends first, Stop cancels the handlers' contexts
-// and returns ctx's error at once; the server then keeps its group
-// membership until the abandoned handlers return, commits what they
-// finished and leaves. Stop is idempotent.
-func (s *Server) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	prev, again := s.state, s.stopping
-	s.state, s.stopping = stateStopped, true
-	s.mu.Unlock()
-	if again { // the first Stop does the work; wait for all of it as long as ctx allows
-		select {
-		case <-s.released:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	var err error
-	if prev == stateRunning {
-		err = s.shutdown(ctx)
-	} else {
-		close(s.released)
-	}
-	s.finish()
-	return err
-}
-
-// finish releases Start.
-func (s *Server) finish() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case <-s.done:
-	default:
-		close(s.done)
-	}
-}
-
-// shutdown stops a running server.
-func (s *Server) shutdown(ctx context.Context) error {
-	s.pollCancel()
-	<-s.pollDone // the poll loop returns promptly: it never blocks on a handler
-	drained := make(chan struct{})
+// serve runs the poll loop until stop is closed.
+func (s *Server) serve(stop <-chan struct{}) error {
+	defer close(s.pollDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
-		s.parts.stopAll()
-		close(drained)
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
+	return s.poll(ctx)
+}
+
+// drain stops polling and tells every worker to stop after its record in
+// flight; the lifecycle's Gate then waits for those records.
+func (s *Server) drain(ctx context.Context) error {
+	s.parts.quitAll()
 	select {
-	case <-drained:
-		defer close(s.released)
-		return s.leave(ctx)
+	case <-s.pollDone:
+		return nil
 	case <-ctx.Done():
-		s.cancelBase()
-		go func() {
-			defer close(s.released)
-			<-drained
-			lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = s.leave(lctx)
-		}()
 		return ctx.Err()
 	}
 }
 
-// leave commits what was handled, leaves the group and closes the client.
-func (s *Server) leave(ctx context.Context) error {
+// abandon is called when Stop gave up on the records in flight.
+func (s *Server) abandon() {
+	s.log.Warn("kafka: Stop gave up on records in flight; the group is left once their handlers return",
+		"in_flight", s.Gate().InFlight())
+}
+
+// release waits for the workers, commits what was handled, leaves the
+// group and closes the client.
+func (s *Server) release(ctx context.Context) error {
+	s.parts.quitAll()
+	s.parts.wg.Wait() // prompt: no record is in flight, and every worker was told to quit
 	s.commits.stop()
 	err := s.cl.CommitMarkedOffsets(ctx)
 	if err != nil {
@@ -267,6 +211,5 @@ func (s *Server) leave(ctx context.Context) error {
 		err = fmt.Errorf("kafka: leave group: %w", lerr)
 	}
 	s.cl.Close()
-	s.cancelBase()
 	return err
 }

@@ -20,7 +20,9 @@ import (
 // TestWireContract talks to a server the way any Kafka producer can, with
 // raw records, and checks the reply record and what the handler saw: a
 // request-reply error is answered, not dead-lettered; a malformed deadline
-// is InvalidArgument; a handler cannot forge the transport's reply headers.
+// is InvalidArgument; a handler that sets a transport's reply header fails
+// with Internal and forges nothing; replies and dead letters are not
+// compressed.
 func TestWireContract(t *testing.T) {
 	c := kafkatest.Start(t, kafkatest.WithTopics(2, "pfx-greeter", "replies"), kafkatest.WithTopics(1, "dlq"))
 	mux := micro.NewMux()
@@ -99,6 +101,9 @@ func TestWireContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
+			if ct := r.Attrs.CompressionType(); ct != 0 {
+				t.Errorf("record of %s compressed with codec %d: a client without codecs cannot read it", r.Topic, ct)
+			}
 			if r.Topic == "dlq" {
 				dead = append(dead, string(r.Value))
 				return
@@ -121,8 +126,10 @@ func TestWireContract(t *testing.T) {
 	if h := got["c3"]; h["micro-error-code"] != "3" {
 		t.Errorf("reply c3 (malformed deadline) = %v, want error code 3 (InvalidArgument)", h)
 	}
-	if h := got["c4"]; values["c4"] != "fine" || h["micro-error-code"] != "" || got["forged"] != nil {
-		t.Errorf("reply c4 = %q %v, want %q without forged transport headers", values["c4"], h, "fine")
+	if h := got["c4"]; values["c4"] != "" || h["micro-error-code"] != "13" ||
+		h["micro-error"] != `reply header "micro-error-code" is reserved` && h["micro-error"] != `reply header "micro-correlation-id" is reserved` ||
+		got["forged"] != nil {
+		t.Errorf("reply c4 = %q %v, want Internal (13) for a reserved reply header, nothing forged", values["c4"], h)
 	}
 	if len(dead) != 1 || dead[0] != "marker" {
 		t.Errorf("dead letters = %q, want only the one-way record", dead)
@@ -165,4 +172,100 @@ func TestSharedReplyTopic(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestDuplicateHeaders sends records that carry one of the transport's
+// own headers twice. Each is refused with InvalidArgument, never routed by
+// either value: answered to the caller when it names one reply topic,
+// dead-lettered when it names two, and a second reply topic never gets the
+// reply.
+func TestDuplicateHeaders(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.WithTopics(1, "work", "replies", "other", "dlq"))
+	var ran sync.Map
+	mux := micro.NewMux()
+	for _, svc := range []string{"a", "b"} {
+		mux.HandleFunc("work", svc, func(context.Context, []byte) ([]byte, error) {
+			ran.Store(svc, true)
+			return []byte(svc), nil
+		})
+	}
+	serve(t, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"), kafka.WithDeadLetterTopic("dlq"))
+	raw, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ConsumeTopics("replies", "other", "dlq"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	h := func(kv ...string) []kgo.RecordHeader {
+		var hs []kgo.RecordHeader
+		for i := 0; i < len(kv); i += 2 {
+			hs = append(hs, kgo.RecordHeader{Key: kv[i], Value: []byte(kv[i+1])})
+		}
+		return hs
+	}
+	later := strconv.FormatInt(time.Now().Add(time.Minute).UnixMilli(), 10)
+	for _, r := range []*kgo.Record{
+		{Value: []byte("service"), Headers: h("micro-service", "a", "Micro-Service", "b",
+			"micro-reply-to", "replies", "micro-correlation-id", "d1")},
+		{Value: []byte("deadline"), Headers: h("micro-service", "a", "micro-deadline", later, "micro-deadline", later,
+			"micro-reply-to", "replies", "micro-correlation-id", "d2")},
+		{Value: []byte("correlation"), Headers: h("micro-service", "a",
+			"micro-reply-to", "replies", "micro-correlation-id", "d3", "micro-correlation-id", "d3bis")},
+		{Value: []byte("reply-to"), Headers: h("micro-service", "a",
+			"micro-reply-to", "replies", "micro-reply-to", "other", "micro-correlation-id", "d4")},
+	} {
+		r.Topic = "work"
+		if err := raw.ProduceSync(t.Context(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replies := map[string]*kgo.Record{}
+	var dead, other []*kgo.Record
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for len(replies) < 3 || len(dead) == 0 {
+		fs := raw.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("replies %v, dead letters %d: %v", replies, len(dead), err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			switch r.Topic {
+			case "dlq":
+				dead = append(dead, r)
+			case "other":
+				other = append(other, r)
+			default:
+				for _, rh := range r.Headers {
+					if rh.Key == "micro-correlation-id" {
+						replies[string(rh.Value)] = r
+					}
+				}
+			}
+		})
+	}
+	header := func(r *kgo.Record, key string) string {
+		for _, rh := range r.Headers {
+			if rh.Key == key {
+				return string(rh.Value)
+			}
+		}
+		return ""
+	}
+	for id, key := range map[string]string{"d1": "micro-service", "d2": "micro-deadline", "d3": "micro-correlation-id", "d3bis": "micro-correlation-id"} {
+		r := replies[id]
+		want := `header "` + key + `" appears more than once`
+		if r == nil || header(r, "micro-error-code") != "3" || header(r, "micro-error") != want {
+			t.Errorf("reply %s = %v, want InvalidArgument %q", id, r, want)
+		}
+	}
+	if replies["d4"] != nil || len(other) != 0 {
+		t.Errorf("a record naming two reply topics was answered: %v, %v", replies["d4"], other)
+	}
+	if len(dead) != 1 || string(dead[0].Value) != "reply-to" || header(dead[0], "micro-error-code") != "3" {
+		t.Errorf("dead letters = %v, want the record naming two reply topics, InvalidArgument", dead)
+	}
+	ran.Range(func(k, _ any) bool {
+		t.Errorf("handler %v ran for a refused record", k)
+		return true
+	})
 }

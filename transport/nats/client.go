@@ -3,7 +3,6 @@ package nats
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync/atomic"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -18,7 +17,7 @@ import (
 type Client struct {
 	nc     *natsgo.Conn
 	owned  bool
-	o      options
+	o      clientOptions
 	closed atomic.Bool
 }
 
@@ -27,9 +26,13 @@ var _ micro.Client = (*Client)(nil)
 // NewClient returns a Client on the WithConn connection, or dials one with
 // WithURL and WithConnOptions. Dialling blocks until connected or failed
 // (nats.go's connect timeout, 2 s by default, per server); bad credentials
-// give an Unauthenticated error, an unreachable server Unavailable.
-func NewClient(opts ...Option) (*Client, error) {
-	o := newOptions(opts)
+// give an Unauthenticated error, an unreachable server Unavailable, an
+// invalid WithPrefix InvalidArgument without dialling.
+func NewClient(opts ...ClientOption) (*Client, error) {
+	o := newClientOptions(opts)
+	if err := checkPrefix(o.prefix); err != nil {
+		return nil, err
+	}
 	nc, owned, err := o.connect(context.Background(), "micro client")
 	if err != nil {
 		return nil, err
@@ -38,62 +41,55 @@ func NewClient(opts ...Option) (*Client, error) {
 }
 
 // Call sends req to "[prefix.]namespace.service" with ctx's headers and its
-// deadline in the Micro-Deadline header, and waits for the reply until ctx
-// ends (or WithTimeout passes, if ctx has no deadline). An error the handler
-// returned comes back as a *micro.Error with its code and message. Other
-// failures are *micro.Error too: no server subscribed to the subject is
-// Unavailable, at once (an unknown namespace and a stopped server look the
-// same on NATS); an unknown service of a served namespace is NotFound; a
-// payload over WithMaxMessageSize or the NATS server's max_payload is
-// ResourceExhausted; a closed or draining connection is Unavailable; the
-// deadline passing is DeadlineExceeded. While the connection reconnects the
-// request waits in nats.go's reconnect buffer until the deadline.
+// deadline (micro.DefaultCallTimeout from now if ctx has none) in the
+// Micro-Deadline header, and waits for the reply until that deadline. An
+// error the handler returned comes back as a *micro.Error with its code and
+// message. Other failures are *micro.Error too: a malformed name or a
+// request header that is reserved or outside the alphabet is
+// InvalidArgument, before anything is sent; no server subscribed to the
+// subject is Unavailable, at once (an unknown namespace and a stopped
+// server look the same on NATS); an unknown service of a served namespace
+// is NotFound; a body over WithMaxMessageSize or a message over the NATS
+// server's max_payload is ResourceExhausted; a closed or draining
+// connection is Unavailable; the deadline passing is DeadlineExceeded. While
+// the connection reconnects the request waits in nats.go's reconnect buffer
+// until the deadline. Cancelling ctx ends the Call but not the handler:
+// NATS carries no cancellation, so the handler runs until its deadline.
 func (c *Client) Call(ctx context.Context, namespace, service string, req []byte) ([]byte, error) {
-	m, err := c.message(ctx, namespace, service, req)
+	m, replyHeader, err := c.message(ctx, namespace, service, req)
 	if err != nil {
 		return nil, err
 	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.o.timeout)
-		defer cancel()
-		deadline, _ = ctx.Deadline()
-	}
+	ctx, cancel := transport.CallContext(ctx)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
 	if m.Header == nil {
 		m.Header = make(natsgo.Header, 1)
 	}
-	m.Header[hdrDeadline] = []string{strconv.FormatInt(deadline.UnixMilli(), 10)}
+	m.Header[hdrDeadline] = []string{transport.FormatDeadline(deadline)}
 
 	resp, err := c.nc.RequestMsgWithContext(ctx, m)
 	if err != nil {
 		return nil, callError(m.Subject, err)
 	}
-	if _, replyHeader := transport.OutgoingHeader(ctx); replyHeader != nil {
-		for k, v := range fromWire(resp.Header) {
-			replyHeader[k] = v
-		}
+	header, _ := readHeader(resp.Header)
+	transport.CopyReplyHeader(replyHeader, header)
+	e := readError(resp.Header)
+	if e == nil && len(resp.Data) > c.o.maxSize {
+		e = micro.Errorf(micro.ResourceExhausted, "reply of %d bytes exceeds the limit of %d", len(resp.Data), c.o.maxSize)
 	}
-	if e := errorFrom(resp.Header); e != nil {
-		return nil, e
-	}
-	if len(resp.Data) > c.o.maxSize {
-		return nil, micro.Errorf(micro.ResourceExhausted, "nats: reply of %d bytes exceeds the limit of %d", len(resp.Data), c.o.maxSize)
-	}
-	return resp.Data, nil
+	return transport.Result(resp.Data, e)
 }
 
-// Send publishes msg to "[prefix.]namespace.service" with ctx's headers and
-// returns once nats.go has buffered it for the NATS server; it does not wait
-// for a handler. Delivery is core NATS: at most once, and a message
-// published while no server is subscribed is dropped. Errors are as Call's.
+// Send publishes msg to "[prefix.]namespace.service" with ctx's headers,
+// and no deadline, and returns once nats.go has buffered it for the NATS
+// server; it does not wait for a handler. Delivery is core NATS: at most
+// once, and a message published while no server is subscribed is dropped.
+// Errors are as Call's.
 func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte) error {
-	m, err := c.message(ctx, namespace, service, msg)
+	m, _, err := c.message(ctx, namespace, service, msg)
 	if err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return transport.ErrorOf(err)
 	}
 	if err := c.nc.PublishMsg(m); err != nil {
 		return callError(m.Subject, err)
@@ -112,20 +108,19 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// message checks a request and builds its message, without the deadline.
-func (c *Client) message(ctx context.Context, namespace, service string, data []byte) (*natsgo.Msg, error) {
-	switch {
-	case c.closed.Load():
-		return nil, micro.Errorf(micro.Unavailable, "nats: client closed")
-	case !transport.ValidName(namespace) || !transport.ValidName(service):
-		return nil, micro.Errorf(micro.InvalidArgument, "nats: invalid route %q.%q (want [A-Za-z0-9_-]+)", namespace, service)
-	case len(data) > c.o.maxSize:
-		return nil, micro.Errorf(micro.ResourceExhausted, "nats: request of %d bytes exceeds the limit of %d", len(data), c.o.maxSize)
+// message checks a request by the kit's rules and builds its message,
+// without the deadline; reply is the caller's Header for the reply's.
+func (c *Client) message(ctx context.Context, namespace, service string, data []byte) (m *natsgo.Msg, reply micro.Header, err error) {
+	if c.closed.Load() {
+		return nil, nil, micro.Errorf(micro.Unavailable, "nats: client closed")
 	}
-	m := &natsgo.Msg{Subject: subject(c.o.prefix, namespace, service), Data: data}
-	h, _ := transport.OutgoingHeader(ctx)
-	toWire(m, h)
-	return m, nil
+	header, reply, err := transport.Prepare(ctx, namespace, service, data, c.o.maxSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	m = &natsgo.Msg{Subject: subject(c.o.prefix, namespace, service), Data: data}
+	writeHeader(m, header)
+	return m, reply, nil
 }
 
 // callError types a failed request or publish.
@@ -138,8 +133,6 @@ func callError(subject string, err error) error {
 		code = micro.DeadlineExceeded
 	case errors.Is(err, context.Canceled):
 		code = micro.Canceled
-	case errors.Is(err, natsgo.ErrBadHeaderMsg):
-		code = micro.InvalidArgument
 	case errors.Is(err, natsgo.ErrMaxPayload):
 		code = micro.ResourceExhausted
 	case errors.Is(err, natsgo.ErrConnectionClosed), errors.Is(err, natsgo.ErrConnectionDraining),

@@ -2,6 +2,8 @@ package nats_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,11 +82,6 @@ func TestDeadlineExceeded(t *testing.T) {
 	defer cancel()
 	_, err := c.Call(ctx, "test", "block", nil)
 	testutil.WantCode(t, err, micro.DeadlineExceeded, "")
-
-	// Without a ctx deadline, WithTimeout bounds the call.
-	c = newClient(t, ns, nats.WithTimeout(50*time.Millisecond))
-	_, err = c.Call(context.Background(), "test", "block", nil)
-	testutil.WantCode(t, err, micro.DeadlineExceeded, "")
 }
 
 func TestForeignServiceError(t *testing.T) {
@@ -152,4 +149,19 @@ func TestInvalidHeaderKeys(t *testing.T) {
 		_, err = c.Call(micro.WithHeader(testCtx(t), "bad:key", "x"), "test", "badreply", nil)
 		testutil.WantCode(t, err, micro.InvalidArgument, "")
 	})
+}
+
+func TestInvalidPrefix(t *testing.T) {
+	ns := natstest.Start(t)
+	for _, p := range []string{">", "*", "a.>", "a..b", ".a", "a b"} {
+		_, err := nats.NewClient(nats.WithURL(ns.URL()), nats.WithPrefix(p))
+		if e := testutil.WantCode(t, err, micro.InvalidArgument, ""); !strings.Contains(e.Message, strconv.Quote(p)) {
+			t.Errorf("prefix %q: message %q does not name it", p, e.Message)
+		}
+	}
+	for _, p := range []string{"prod", "prod.eu-1", "A_b.c"} {
+		c := newClient(t, ns, nats.WithPrefix(p))
+		_, err := c.Call(testCtx(t), "nobody", "home", nil)
+		testutil.WantCode(t, err, micro.Unavailable, "")
+	}
 }

@@ -3,10 +3,12 @@ package nats
 import (
 	"context"
 	"errors"
+	"strings"
 
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // connect returns the connection given with WithConn, or dials one with the
@@ -66,4 +68,19 @@ func subject(prefix, namespace, service string) string {
 		return namespace + "." + service
 	}
 	return prefix + "." + namespace + "." + service
+}
+
+// checkPrefix refuses a WithPrefix that is not '.'-separated tokens of
+// [A-Za-z0-9_-]: a wildcard or an empty token would make subjects that
+// match other prefixes' requests, or none.
+func checkPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	for tok := range strings.SplitSeq(prefix, ".") {
+		if !transport.ValidName(tok) {
+			return micro.Errorf(micro.InvalidArgument, "nats: invalid subject prefix %q (want '.'-separated tokens of [A-Za-z0-9_-]+)", prefix)
+		}
+	}
+	return nil
 }

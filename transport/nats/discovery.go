@@ -61,8 +61,8 @@ func newDiscovery(name, version, prefix, queueGroup string, routes []micro.Route
 	return d
 }
 
-// record counts one handled request of route, if it is a registered one.
-func (d *discovery) record(r micro.Route, took time.Duration, err error) {
+// record counts one handled request of route, if it is one Start saw.
+func (d *discovery) record(r micro.Route, took time.Duration, err *micro.Error) {
 	e := d.byRoute[r]
 	if e == nil {
 		return
@@ -152,7 +152,7 @@ var semver = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((
 // serviceName returns the name to announce: WithServiceName's, which must
 // be valid, or the Service's made valid. The services protocol allows
 // [A-Za-z0-9_-]+, the same set as micro.ValidName.
-func (o *options) serviceName(ctx context.Context) (string, error) {
+func (o *serverOptions) serviceName(ctx context.Context) (string, error) {
 	if !semver.MatchString(o.version) {
 		return "", fmt.Errorf("nats: service version %q is not a semantic version, as the NATS services protocol requires", o.version)
 	}

@@ -24,10 +24,10 @@ func TestConformanceExternal(t *testing.T) {
 	prefix := "microtest" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	microtest.Run(t, microtest.Transport{
 		New: func(t *testing.T, mux *micro.Mux) (micro.Server, micro.Client) {
-			opts := []nats.Option{nats.WithURL(url), nats.WithPrefix(prefix), nats.WithMaxMessageSize(testLimit)}
-			srv := nats.NewServer(mux, opts...)
+			at, pre, size := nats.WithURL(url), nats.WithPrefix(prefix), nats.WithMaxMessageSize(testLimit)
+			srv := nats.NewServer(mux, at, pre, size)
 			microtest.Serve(t, nil, srv)
-			c, err := nats.NewClient(opts...)
+			c, err := nats.NewClient(at, pre, size)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -35,7 +35,7 @@ func TestConformanceExternal(t *testing.T) {
 			return srv, c
 		},
 		MaxMessageSize: testLimit,
-		Features:       microtest.Features{UnknownNamespace: micro.Unavailable, NoCancel: true},
-		Skip:           kitSkips,
+
+		Features: microtest.Features{UnknownNamespace: micro.Unavailable, NoCancel: true},
 	})
 }

@@ -17,18 +17,24 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testLimit = 64 << 10
 
-// serve starts a Server for mux on ns and returns a Client of it.
-func serve(t testing.TB, ns *natstest.Server, mux *micro.Mux, opts ...nats.Option) (*nats.Server, *nats.Client) {
+// serve starts a Server for mux on ns with opts, and returns a Client of
+// it given those of opts that apply to both sides.
+func serve(t testing.TB, ns *natstest.Server, mux *micro.Mux, opts ...nats.ServerOption) (*nats.Server, *nats.Client) {
 	t.Helper()
-	opts = append([]nats.Option{nats.WithURL(ns.URL())}, opts...)
-	srv := nats.NewServer(mux, opts...)
+	srv := nats.NewServer(mux, append([]nats.ServerOption{nats.WithURL(ns.URL())}, opts...)...)
 	microtest.Serve(t, nil, srv)
-	return srv, newClient(t, ns, opts...)
+	var copts []nats.ClientOption
+	for _, o := range opts {
+		if o, ok := o.(nats.ClientOption); ok {
+			copts = append(copts, o)
+		}
+	}
+	return srv, newClient(t, ns, copts...)
 }
 
-func newClient(t testing.TB, ns *natstest.Server, opts ...nats.Option) *nats.Client {
+func newClient(t testing.TB, ns *natstest.Server, opts ...nats.ClientOption) *nats.Client {
 	t.Helper()
-	c, err := nats.NewClient(append([]nats.Option{nats.WithURL(ns.URL())}, opts...)...)
+	c, err := nats.NewClient(append([]nats.ClientOption{nats.WithURL(ns.URL())}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -43,7 +49,6 @@ func TestConformance(t *testing.T) {
 			return serve(t, ns, mux, nats.WithMaxMessageSize(testLimit))
 		},
 		MaxMessageSize: testLimit,
-		Skip:           kitSkips,
 		Features: microtest.Features{
 			// A namespace no server subscribes to gets no responders, as
 			// does a stopped server: NATS cannot tell them apart, and
@@ -84,23 +89,4 @@ func echoMux(entered chan<- struct{}, release <-chan struct{}) *micro.Mux {
 		return []byte("done"), nil
 	})
 	return m
-}
-
-// kitSkips are the conformance cases this transport does not meet yet,
-// each with what fails; each goes once the transport is built on the
-// transport kit.
-var kitSkips = map[string]string{
-	"NilBody":             "TODO(kit): an empty request arrives non-nil",
-	"NilError":            "TODO(kit): a nil *micro.Error from a handler panics",
-	"UnknownCodes":        "TODO(kit): codes OK and outside 1..16 come back as Unknown \"<code>: <message>\"",
-	"ErrorMessages":       "TODO(kit): newlines and leading/trailing spaces of error messages are lost",
-	"InvalidUTF8Message":  "TODO(kit): invalid UTF-8 in error messages is passed through",
-	"LongMessage":         "TODO(kit): error messages are not cut at 16 KiB and lose newlines",
-	"StatusHeaders":       "TODO(kit): request headers status and description do not reach the handler",
-	"ReservedHeaders":     "TODO(kit): reserved request headers are sent",
-	"InvalidHeaders":      "TODO(kit): request headers outside the alphabet fail in nats.go with a message that does not name the key",
-	"InvalidReplyHeaders": "TODO(kit): invalid reply headers are not refused with Internal `reply header \"k\": ...`",
-	"ReplyHeaderWritable": "TODO(kit): ReplyHeader is nil on Send",
-	"CancelAfterReturn":   "TODO(kit): the handler's ctx is not cancelled when it returns",
-	"StartAfterStop":      "TODO(kit): Start after Stop returns nil, not micro.ErrServerStopped",
 }

@@ -2,15 +2,12 @@ package nats
 
 import (
 	"context"
-	"errors"
-	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/lifecycle"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -23,145 +20,73 @@ import (
 // is answered with NotFound. Handlers run on their own goroutines, at most
 // WithConcurrency at once.
 type Server struct {
-	mux   *micro.Mux
-	o     options
-	ready chan struct{}
-	done  chan struct{} // closed by the first Stop; releases Start
+	*lifecycle.Server
+	mux *micro.Mux
+	o   serverOptions
+	d   transport.Dispatcher
 
-	mu         sync.Mutex // guards state and stopCalled
-	state      int
-	stopCalled bool
-	stopWait   chan struct{} // closed when the first Stop's work is done, abandoned handlers included
-
-	// Set by Start before the first subscription, read-only after.
-	nc         *natsgo.Conn
-	owned      bool // nc was dialled by Start, so Stop closes it
-	log        *slog.Logger
-	base       context.Context // Start's values; cancelled when Stop gives up
-	cancelBase context.CancelFunc
-	sem        chan struct{} // one token per running handler
-	subs       []*natsgo.Subscription
-	disc       *discovery
-	status     chan natsgo.Status // CLOSED events of nc
-	connClosed chan struct{}
-
-	stopping atomic.Bool // refused requests are then Unavailable, not ResourceExhausted
+	// Set by setup, before the first subscription; read-only after.
+	nc     *natsgo.Conn
+	owned  bool // nc was dialled by setup, so release closes it
+	subs   []*natsgo.Subscription
+	disc   *discovery
+	status chan natsgo.Status // CLOSED events of nc
+	closed chan struct{}      // closed once nc is closed for good
 }
-
-const (
-	stateNew = iota
-	stateStarting
-	stateRunning
-	stateStopped
-)
 
 // NewServer returns a Server for mux. It connects and serves once Start is
 // called. See the With… options for the connection, subjects, queue group,
 // concurrency bound and discovery name.
-func NewServer(mux *micro.Mux, opts ...Option) *Server {
-	return &Server{
-		mux:      mux,
-		o:        newOptions(opts),
-		ready:    make(chan struct{}),
-		done:     make(chan struct{}),
-		stopWait: make(chan struct{}),
-	}
+func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
+	s := &Server{mux: mux, o: newServerOptions(opts)}
+	s.d = transport.Dispatcher{Mux: mux, Transport: "nats", MaxMessageSize: s.o.maxSize}
+	s.Server = lifecycle.New("nats", s.o.concurrency, lifecycle.Hooks{
+		Setup: s.setup, Serve: s.serve, Drain: s.drain, Release: s.release,
+	})
+	return s
 }
-
-// String returns "nats".
-func (s *Server) String() string { return "nats" }
-
-// Ready returns a channel closed once the server's subscriptions are
-// registered with the NATS server, so requests sent after it reach a handler.
-func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Start connects (or takes the WithConn connection), subscribes every
 // namespace of the Mux and the services-protocol subjects, waits until the
-// NATS server has registered them, and then serves until Stop is called, when
-// it returns nil. It returns an error if setup fails (bad credentials, no
-// server, an invalid service name), if the connection closes for good while
-// serving, or if called twice. ctx bounds setup; its values reach handlers.
-// Routes added to the Mux after Start are served if their namespace was, but
-// discovery lists the routes Start saw.
-func (s *Server) Start(ctx context.Context) error {
-	s.mu.Lock()
-	switch s.state {
-	case stateStopped:
-		s.mu.Unlock()
-		return nil
-	case stateStarting, stateRunning:
-		s.mu.Unlock()
-		return errors.New("nats: Start called twice")
-	}
-	s.state = stateStarting
-	s.mu.Unlock()
+// NATS server has registered them (then Ready is closed), and serves until
+// Stop is called, when it returns nil. It returns an error if setup fails
+// (bad credentials, no server, an invalid prefix, service name or version)
+// or if the connection closes for good while serving. ctx bounds setup; its
+// values reach handlers. A second Start returns an error, a Start after
+// Stop micro.ErrServerStopped. Routes added to the Mux after Start are
+// served if their namespace was; discovery lists the routes Start saw.
+func (s *Server) Start(ctx context.Context) error { return s.Server.Start(ctx) }
 
+// Stop stops taking requests: it leaves discovery, drains the request
+// subscriptions (requests already delivered to this process are still
+// served), waits for in-flight handlers to publish their replies, flushes
+// the connection, and closes it if Start dialled it; a WithConn connection
+// stays open. If ctx ends first, Stop cancels the handlers' contexts and
+// returns ctx's error without waiting for them; the connection is flushed
+// and closed once the last of them has replied. While the NATS server is
+// unreachable Stop does not wait for a drain that cannot happen. Stop is
+// idempotent: a second call waits for the first's work, or for its own ctx.
+// Called before Start, it makes Start return micro.ErrServerStopped.
+func (s *Server) Stop(ctx context.Context) error { return s.Server.Stop(ctx) }
+
+// setup connects and subscribes; on failure it releases what it acquired.
+func (s *Server) setup(ctx context.Context) error {
+	if err := checkPrefix(s.o.prefix); err != nil {
+		return err
+	}
 	name, err := s.o.serviceName(ctx)
 	if err != nil {
-		s.fail()
 		return err
 	}
-	nc, owned, err := s.o.connect(ctx, name)
-	if err != nil {
-		s.fail()
+	if s.d.Logger = s.o.log; s.d.Logger == nil {
+		s.d.Logger = transport.Logger(ctx)
+	}
+	if s.nc, s.owned, err = s.o.connect(ctx, name); err != nil {
 		return err
 	}
-	if serving, err := s.subscribe(ctx, nc, owned, name); !serving {
-		return err // nil if Stop was called while connecting
-	}
-	if err := flush(ctx, nc); err != nil {
-		select {
-		case <-s.done: // Stop closed the connection while it flushed
-			return nil
-		default:
-		}
-		_ = s.Stop(cancelled) // nothing was served yet: tear down at once
-		return micro.Errorf(micro.Unavailable, "nats: register subscriptions: %w", err)
-	}
-	close(s.ready)
-	select {
-	case <-s.done:
-		return nil
-	case <-s.connClosed:
-		select {
-		case <-s.done:
-			return nil
-		default:
-			return micro.Errorf(micro.Unavailable, "nats: connection closed while serving")
-		}
-	}
-}
-
-// fail records that Start failed before it had anything to release.
-func (s *Server) fail() {
-	s.mu.Lock()
-	s.state = stateStopped
-	s.mu.Unlock()
-}
-
-// subscribe publishes the serving state and subscribes, all under s.mu so
-// that a concurrent Stop sees either nothing or everything to tear down. It
-// reports whether the server is now serving.
-func (s *Server) subscribe(ctx context.Context, nc *natsgo.Conn, owned bool, name string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state == stateStopped { // Stop was called while connecting
-		if owned {
-			nc.Close()
-		}
-		return false, nil
-	}
-	s.nc, s.owned = nc, owned
-	s.log = s.o.log
-	if s.log == nil {
-		s.log = transport.Logger(ctx)
-	}
-	s.base, s.cancelBase = context.WithCancel(context.WithoutCancel(ctx))
-	s.sem = make(chan struct{}, s.o.concurrency)
 	s.watchClose()
 	s.disc = newDiscovery(name, s.o.version, s.o.prefix, s.o.queueGroup, s.mux.Routes())
-
-	err := s.disc.subscribe(nc)
+	err = s.disc.subscribe(s.nc)
 	for _, ns := range s.mux.Namespaces() {
 		if err != nil {
 			break
@@ -171,31 +96,29 @@ func (s *Server) subscribe(ctx context.Context, nc *natsgo.Conn, owned bool, nam
 			s.subs = append(s.subs, sub)
 		}
 	}
-	if err != nil {
-		s.disc.unsubscribe()
-		for _, sub := range s.subs {
-			_ = sub.Unsubscribe()
+	if err == nil {
+		if err = flush(ctx, s.nc); err != nil {
+			err = micro.Errorf(micro.Unavailable, "nats: register subscriptions: %w", err)
 		}
-		s.release(cancelled)
-		s.state = stateStopped
-		return false, err
 	}
-	s.state = stateRunning
-	return true, nil
+	if err != nil {
+		_ = s.release(cancelled) // nothing was served: no flush
+	}
+	return err
 }
 
-// watchClose makes connClosed close when nc closes for good.
+// watchClose makes closed close when nc closes for good.
 func (s *Server) watchClose() {
 	s.status = s.nc.StatusChanged(natsgo.CLOSED)
-	s.connClosed = make(chan struct{})
+	s.closed = make(chan struct{})
 	go func(status <-chan natsgo.Status, closed chan<- struct{}) {
 		if _, ok := <-status; ok {
 			close(closed)
 		}
-	}(s.status, s.connClosed)
+	}(s.status, s.closed)
 	if s.nc.IsClosed() {
 		s.nc.RemoveStatusListener(s.status) // the watcher then returns
-		s.connClosed = closedChan
+		s.closed = closedChan
 	}
 }
 
@@ -203,79 +126,21 @@ var cancelled = func() context.Context { c, cancel := context.WithCancel(context
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// Stop stops taking requests: it leaves discovery, drains the request
-// subscriptions (requests already delivered to this process are still
-// served), waits for in-flight handlers to publish their replies, flushes the
-// connection, and closes it if Start dialled it; a WithConn connection stays
-// open. If ctx ends first, Stop cancels the handlers' contexts and returns
-// ctx's error without waiting for them; the connection is flushed and closed
-// once the last of them has replied. While the NATS server is unreachable
-// Stop does not wait for a drain or flush that cannot happen. Stop is
-// idempotent: a second call waits for the first to finish, or for its own
-// ctx. Called before Start, it makes Start return nil.
-func (s *Server) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	prev := s.state
-	s.state = stateStopped
-	first := !s.stopCalled
-	s.stopCalled = true
-	s.mu.Unlock()
-
-	if !first {
-		select {
-		case <-s.stopWait:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	close(s.done)
-	if prev != stateRunning {
-		close(s.stopWait)
+// serve serves until Stop, or until the connection is closed for good.
+func (s *Server) serve(stop <-chan struct{}) error {
+	select {
+	case <-stop:
 		return nil
+	case <-s.closed:
+		return micro.Errorf(micro.Unavailable, "connection closed while serving")
 	}
-	return s.shutdown(ctx)
 }
 
-// shutdown drains the server in the order that loses no reply: no new
-// requests, then in-flight handlers, then a flush, then the connection. If
-// ctx ends first, it cancels the handlers' contexts and returns; the
-// connection stays open until the last of them has replied.
-func (s *Server) shutdown(ctx context.Context) error {
-	s.stopping.Store(true)
+// drain leaves discovery, so that nothing finds the service while it
+// drains, and drains the request subscriptions.
+func (s *Server) drain(ctx context.Context) error {
 	s.disc.unsubscribe()
-	var taken int
-	err := s.drainSubscriptions(ctx)
-	if err == nil {
-		taken, err = s.waitHandlers(ctx, 0)
-	}
-	if err != nil {
-		s.cancelBase()
-		go func() {
-			defer close(s.stopWait)
-			_, _ = s.waitHandlers(context.Background(), taken)
-			s.release(context.Background())
-		}()
-		return err
-	}
-	defer close(s.stopWait)
-	s.release(ctx)
-	return nil
-}
-
-// release flushes the replies, stops watching the connection and closes it
-// if Start dialled it.
-func (s *Server) release(ctx context.Context) {
-	s.cancelBase()
-	if s.nc.IsConnected() { // else replies wait in nats.go's reconnect buffer
-		if err := flush(ctx, s.nc); err != nil && ctx.Err() == nil {
-			s.log.Warn("nats: flush at stop", "err", err)
-		}
-	}
-	s.nc.RemoveStatusListener(s.status)
-	if s.owned {
-		s.nc.Close()
-	}
+	return s.drainSubscriptions(ctx)
 }
 
 // drainSubscriptions unsubscribes the request subscriptions and waits until
@@ -305,7 +170,7 @@ func (s *Server) drainSubscriptions(ctx context.Context) error {
 			case _, open = <-ch:
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-s.connClosed:
+			case <-s.closed:
 				return nil
 			case <-lost:
 				return nil
@@ -315,18 +180,24 @@ func (s *Server) drainSubscriptions(ctx context.Context) error {
 	return nil
 }
 
-// waitHandlers returns once no handler runs, by taking every token of the
-// semaphore beyond the taken it already holds; later requests find it full
-// and are refused. It returns how many tokens it holds.
-func (s *Server) waitHandlers(ctx context.Context, taken int) (int, error) {
-	for ; taken < cap(s.sem); taken++ {
-		select {
-		case s.sem <- struct{}{}:
-		case <-ctx.Done():
-			return taken, ctx.Err()
+// release unsubscribes what is left (all of it if Stop came during setup),
+// flushes the replies, stops watching the connection and closes it if
+// setup dialled it. A failed flush is logged: the replies are gone.
+func (s *Server) release(ctx context.Context) error {
+	s.disc.unsubscribe()
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe() // a drained one is already gone
+	}
+	if s.nc.IsConnected() { // else replies wait in nats.go's reconnect buffer
+		if err := flush(ctx, s.nc); err != nil && ctx.Err() == nil {
+			s.d.Logger.Warn("nats: flush at stop", "err", err)
 		}
 	}
-	return taken, nil
+	s.nc.RemoveStatusListener(s.status)
+	if s.owned {
+		s.nc.Close()
+	}
+	return nil
 }
 
 // flush waits until the NATS server has processed everything published on

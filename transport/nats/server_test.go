@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -108,8 +109,8 @@ func TestWireContract(t *testing.T) {
 		{"prod.eu.greeter.nope", "", "5", `no service "nope" in namespace "greeter"`, ""},
 		{"prod.eu.greeter.count", "", "7", "no", ""},
 		{"prod.eu.greeter.count", strconv.FormatInt(time.Now().Add(-time.Second).UnixMilli(), 10), "4", "context deadline exceeded", ""},
-		{"prod.eu.greeter.count", "soon", "3", `nats: bad Micro-Deadline header "soon"`, ""},
-		{"prod.eu.greeter.count", "", "8", "nats: request of 65 bytes exceeds the limit of 64", strings.Repeat("x", 65)},
+		{"prod.eu.greeter.count", "soon", "3", `malformed Micro-Deadline header "soon" (want Unix milliseconds)`, ""},
+		{"prod.eu.greeter.count", "", "8", "request of 65 bytes exceeds the limit of 64", strings.Repeat("x", 65)},
 	} {
 		m := natsgo.NewMsg(c.subject)
 		m.Data = []byte(c.data)
@@ -139,7 +140,7 @@ func TestStopLosesNoReply(t *testing.T) {
 			ns := natstest.Start(t)
 			const n = 50
 			entered, release := make(chan struct{}, n), make(chan struct{})
-			var opts []nats.Option
+			var opts []nats.ServerOption
 			var nc *natsgo.Conn
 			if given {
 				nc = connect(t, ns)
@@ -241,7 +242,7 @@ func TestFailedSendIsLogged(t *testing.T) {
 	}
 	select {
 	case got := <-logs:
-		if want := "nats: one-way message failed: Aborted: cannot"; got != want {
+		if want := "nats: one-way message failed: cannot"; got != want {
 			t.Fatalf("log = %q, want %q", got, want)
 		}
 	case <-testCtx(t).Done():
@@ -255,13 +256,15 @@ func TestStartErrors(t *testing.T) {
 	creds := nats.WithConnOptions(natsgo.UserInfo("u", "p"))
 	for _, c := range []struct {
 		name string
-		opts []nats.Option
+		opts []nats.ServerOption
 		code micro.Code
 	}{
-		{"bad credentials", []nats.Option{url, nats.WithConnOptions(natsgo.UserInfo("u", "wrong"))}, micro.Unauthenticated},
-		{"no server", []nats.Option{nats.WithURL("nats://127.0.0.1:1")}, micro.Unavailable},
-		{"bad name", []nats.Option{url, creds, nats.WithServiceName("a.b")}, micro.Unknown},
-		{"bad version", []nats.Option{url, creds, nats.WithServiceVersion("v1")}, micro.Unknown},
+		{"bad credentials", []nats.ServerOption{url, nats.WithConnOptions(natsgo.UserInfo("u", "wrong"))}, micro.Unauthenticated},
+		{"no server", []nats.ServerOption{nats.WithURL("nats://127.0.0.1:1")}, micro.Unavailable},
+		{"bad name", []nats.ServerOption{url, creds, nats.WithServiceName("a.b")}, micro.Unknown},
+		{"bad version", []nats.ServerOption{url, creds, nats.WithServiceVersion("v1")}, micro.Unknown},
+		{"wildcard prefix", []nats.ServerOption{url, creds, nats.WithPrefix(">")}, micro.InvalidArgument},
+		{"empty prefix token", []nats.ServerOption{url, creds, nats.WithPrefix("prod..eu")}, micro.InvalidArgument},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := nats.NewServer(micro.NewMux(), c.opts...)
@@ -291,8 +294,8 @@ func TestStartTwiceAndStopBeforeStart(t *testing.T) {
 	if err := early.Stop(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := early.Start(testCtx(t)); err != nil {
-		t.Fatalf("Start after Stop = %v, want nil", err)
+	if err := early.Start(testCtx(t)); !errors.Is(err, micro.ErrServerStopped) {
+		t.Fatalf("Start after Stop = %v, want %v", err, micro.ErrServerStopped)
 	}
 }
 
@@ -338,5 +341,58 @@ func TestHandlerCtxDeadline(t *testing.T) {
 		}
 	case <-testCtx(t).Done():
 		t.Fatal("the handler's ctx never ended")
+	}
+}
+
+// TestWireHeaders sends headers as a foreign NATS client may: keys in any
+// case, repeated, nats.go's status-line keys, the deadline twice.
+func TestWireHeaders(t *testing.T) {
+	ns := natstest.Start(t)
+	mux := micro.NewMux()
+	mux.HandleFunc("test", "headers", func(ctx context.Context, _ []byte) ([]byte, error) {
+		h := micro.RequestInfoFrom(ctx).Header
+		return []byte(h.Get("x-multi") + "|" + h.Get("status") + "|" + h.Get("description") + "|" + strconv.Itoa(len(h))), nil
+	})
+	const message = " two\nlines, 100% sure "
+	mux.HandleFunc("test", "fail", func(context.Context, []byte) ([]byte, error) {
+		return nil, micro.NewError(micro.FailedPrecondition, message)
+	})
+	_, c := serve(t, ns, mux)
+	nc := connect(t, ns)
+
+	m := natsgo.NewMsg("test.headers")
+	m.Header = natsgo.Header{
+		"X-Multi": {"a", "b"}, "x-multi": {"c"},
+		"status": {"ok"}, "description": {"mine"}, // a user's, lower-case
+		"Status": {"503"}, "Description": {"No Responders"}, // nats.go's status line
+	}
+	r, err := nc.RequestMsg(m, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(r.Data), "a,b,c|ok|mine|3"; got != want {
+		t.Fatalf("handler saw %q, want %q", got, want)
+	}
+
+	m = natsgo.NewMsg("test.headers")
+	m.Header = natsgo.Header{"Micro-Deadline": {"1"}, "micro-deadline": {"2"}}
+	if r, err = nc.RequestMsg(m, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := r.Header.Get("Nats-Service-Error-Code"), r.Header.Get("Nats-Service-Error"); code != "3" || msg != `header "Micro-Deadline" appears more than once` {
+		t.Fatalf("deadline twice: error headers %q %q", code, msg)
+	}
+
+	// The message is escaped on the wire, readable as it is in the nats
+	// CLI where it is ordinary text, and byte-identical to a micro Client.
+	if r, err = nc.Request("test.fail", nil, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Header.Get("Nats-Service-Error"), "%20two%0Alines, 100%25 sure%20"; got != want {
+		t.Fatalf("Nats-Service-Error = %q, want %q", got, want)
+	}
+	_, err = c.Call(testCtx(t), "test", "fail", nil)
+	if e := testutil.WantCode(t, err, micro.FailedPrecondition, ""); e.Message != message {
+		t.Fatalf("message = %q, want %q", e.Message, message)
 	}
 }

@@ -1,13 +1,13 @@
 package nats
 
 import (
-	"strconv"
+	"slices"
 	"strings"
-	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // Header names of the wire contract. The error headers are those of the NATS
@@ -16,35 +16,60 @@ import (
 const (
 	hdrDeadline  = "Micro-Deadline"          // the caller's deadline, Unix milliseconds
 	hdrErrorCode = "Nats-Service-Error-Code" // the micro.Code number
-	hdrError     = "Nats-Service-Error"      // the error message
+	hdrError     = "Nats-Service-Error"      // the message, transport.EscapeValue'd
 )
 
-// internalHeader reports whether a header belongs to the transport rather
-// than to the caller or handler, whatever the case of its key.
-func internalHeader(k string) bool {
-	return strings.EqualFold(k, hdrDeadline) || strings.EqualFold(k, hdrErrorCode) || strings.EqualFold(k, hdrError) ||
-		strings.EqualFold(k, "Status") || strings.EqualFold(k, "Description") // nats.go's rendering of a status line
-}
-
-// fromWire returns h's headers with lower-case keys, the first value of each,
-// without transport-internal ones; nil if none remain.
-func fromWire(h natsgo.Header) micro.Header {
-	var out micro.Header
-	for k, vs := range h {
-		if len(vs) == 0 || internalHeader(k) {
-			continue
-		}
-		k = strings.ToLower(k)
-		if out == nil {
-			out = make(micro.Header, len(h))
-		}
-		out[k] = vs[0]
+// readRequest maps a request message of route (ns, service) to the
+// Dispatcher's Request. A Micro-Deadline header in any case is the
+// deadline; more than one of them refuses the request.
+func readRequest(ns, service string, m *natsgo.Msg) *transport.Request {
+	header, deadline := readHeader(m.Header)
+	r := &transport.Request{Namespace: ns, Service: service, Header: header, Body: m.Data, OneWay: m.Reply == ""}
+	switch len(deadline) {
+	case 0:
+	case 1:
+		r.Deadline, r.Err = transport.ParseDeadline(hdrDeadline, deadline[0])
+	default:
+		r.Err = transport.DuplicateHeader(hdrDeadline)
 	}
-	return out
+	return r
 }
 
-// toWire adds h's headers to m, creating m.Header if needed.
-func toWire(m *natsgo.Msg, h micro.Header) {
+// readHeader returns the user headers of h by the kit's policy, and every
+// value of the Micro-Deadline header in any case. NATS header keys keep
+// their case, so "Foo" and "foo" are two keys of h: they are read in byte
+// order, and each key's values in wire order, so that their joined value
+// does not depend on map order. nats.go renders a status line ("NATS/1.0
+// 503") under the keys "Status" and "Description", exactly so capitalised;
+// those are dropped, while a sender's "status" is a user header.
+func readHeader(h natsgo.Header) (user micro.Header, deadline []string) {
+	var r transport.HeaderReader
+	var buf [16]string // keys of a usual message, sorted without allocating
+	keys := buf[:0]
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch {
+		case k == "Status" || k == "Description":
+		case strings.EqualFold(k, hdrDeadline):
+			if deadline == nil {
+				deadline = h[k] // read, never written
+			} else {
+				deadline = slices.Concat(deadline, h[k])
+			}
+		default:
+			for _, v := range h[k] {
+				r.Add(k, v)
+			}
+		}
+	}
+	return r.Header(), deadline
+}
+
+// writeHeader adds h's headers to m, creating m.Header if needed.
+func writeHeader(m *natsgo.Msg, h micro.Header) {
 	if len(h) == 0 {
 		return
 	}
@@ -56,44 +81,34 @@ func toWire(m *natsgo.Msg, h micro.Header) {
 	}
 }
 
-// setError puts err on m as the services protocol's error headers.
-func setError(m *natsgo.Msg, e *micro.Error) {
+// replyMsg returns the message to publish to the requester for r: its body
+// and reply headers, or its error in the services protocol's headers.
+func replyMsg(to string, r transport.Reply) *natsgo.Msg {
+	m := &natsgo.Msg{Subject: to, Data: r.Body}
+	writeHeader(m, r.Header)
+	if r.Err != nil {
+		writeError(m, r.Err)
+	}
+	return m
+}
+
+// writeError puts e on m as the services protocol's error headers. The
+// message is escaped, since NATS header values lose CR, LF and outer
+// spaces; ordinary text is unchanged.
+func writeError(m *natsgo.Msg, e *micro.Error) {
 	if m.Header == nil {
 		m.Header = make(natsgo.Header, 2)
 	}
-	m.Header[hdrErrorCode] = []string{strconv.FormatUint(uint64(e.Code), 10)}
-	m.Header[hdrError] = []string{e.Message}
+	code, msg := transport.WireError(e)
+	m.Header[hdrErrorCode] = []string{code}
+	m.Header[hdrError] = []string{transport.EscapeValue(msg)}
 }
 
-// errorFrom returns the *micro.Error carried by a reply's headers, or nil. A
-// code that is not a failure micro knows (another NATS service may send
-// "500"; 0 would read as success) becomes Unknown with the code in front of
-// the message.
-func errorFrom(h natsgo.Header) *micro.Error {
-	code, ok := h[hdrErrorCode]
-	if !ok || len(code) == 0 {
+// readError returns the *micro.Error that a reply's headers carry, or nil.
+func readError(h natsgo.Header) *micro.Error {
+	code := h.Values(hdrErrorCode)
+	if len(code) == 0 {
 		return nil
 	}
-	msg := h.Get(hdrError)
-	n, err := strconv.ParseUint(code[0], 10, 32)
-	if err != nil || n == uint64(micro.OK) || n > uint64(micro.Unauthenticated) {
-		return micro.NewError(micro.Unknown, code[0]+": "+msg)
-	}
-	return micro.NewError(micro.Code(n), msg)
-}
-
-// deadlineFrom parses the Micro-Deadline header of a request.
-func deadlineFrom(h natsgo.Header) (d time.Time, ok bool, err error) {
-	v := h.Get(hdrDeadline)
-	if v == "" {
-		v = h.Get("micro-deadline") // header names are case-sensitive on NATS
-	}
-	if v == "" {
-		return time.Time{}, false, nil
-	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return time.Time{}, false, micro.Errorf(micro.InvalidArgument, "nats: bad %s header %q", hdrDeadline, v)
-	}
-	return time.UnixMilli(ms), true, nil
+	return transport.ParseError(code[0], transport.UnescapeValue(h.Get(hdrError)))
 }
