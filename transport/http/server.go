@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/internal/lifecycle"
@@ -132,13 +133,32 @@ func (s *Server) drain(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.hs.Shutdown(ctx)
+	return s.shutdown(ctx)
+}
+
+// shutdownPass bounds one pass of http.Server.Shutdown in shutdown.
+const shutdownPass = time.Second
+
+// shutdown is http.Server.Shutdown, in passes: net/http sends HTTP/2's
+// GOAWAY once, at the start of a pass, so an HTTP/2 connection whose TLS
+// handshake ended after it would stay open until ctx ends; the next pass
+// sends it its GOAWAY. (HTTP/1 connections are closed once idle in any
+// pass.)
+func (s *Server) shutdown(ctx context.Context) error {
+	for {
+		pass, cancel := context.WithTimeout(ctx, shutdownPass)
+		err := s.hs.Shutdown(pass)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 }
 
 // release runs once no handler is in flight: it lets the last replies
 // reach their connections, then closes what is left.
 func (s *Server) release(ctx context.Context) error {
-	err := s.hs.Shutdown(ctx)
+	err := s.shutdown(ctx)
 	_ = s.hs.Close()
 	_ = s.lis.Close() // if Stop came before Serve took it
 	if err != nil {

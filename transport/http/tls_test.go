@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/internal/testutil"
@@ -61,5 +63,47 @@ func TestNoH2C(t *testing.T) {
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 ") {
 		t.Fatalf("an h2c preface got %q, %v; want an HTTP/1.1 refusal", line, err)
+	}
+}
+
+// TestStopAfterTLSBurst checks that Stop after a burst of calls on a new
+// TLS Client drains promptly: such a burst dials HTTP/2 connections that
+// may finish their handshake after Shutdown began, and net/http sends
+// those no GOAWAY unless Shutdown runs again.
+func TestStopAfterTLSBurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of TLS handshakes")
+	}
+	serverTLS, clientTLS := testutil.TLS(t)
+	m := micro.NewMux()
+	m.HandleFunc("a", "echo", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
+	for range 2 {
+		srv := microhttp.NewServer(m, microhttp.WithAddress("127.0.0.1:0"), microhttp.WithTLS(serverTLS))
+		done := make(chan error, 1)
+		go func() { done <- srv.Start(context.Background()) }()
+		<-srv.Ready()
+		c, err := microhttp.NewClient(srv.Addr().String(), microhttp.WithTLS(clientTLS))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 100 {
+			wg.Go(func() {
+				if _, err := c.Call(t.Context(), "a", "echo", []byte("x")); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		c.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		err = srv.Stop(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Stop after a burst of TLS calls = %v, want nil within 10s", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
