@@ -96,7 +96,7 @@ func startGRPC(t testing.TB) *env {
 			t.Fatal(err)
 		}
 		e.addr = l.Addr().String()
-		opts := []grpc.Option{grpc.WithListener(cnt.listener(l)), grpc.WithMaxMessageSize(limit(c))}
+		opts := []grpc.ServerOption{grpc.WithListener(cnt.listener(l)), grpc.WithMaxMessageSize(limit(c))}
 		if c.concurrency > 0 {
 			opts = append(opts, grpc.WithServerOptions(grpclib.MaxConcurrentStreams(uint32(c.concurrency))))
 		}

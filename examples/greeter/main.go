@@ -1,9 +1,11 @@
-// Command greeter is a micro service with two routes, greeter.hello and
-// greeter.echo, served over every transport the binary was built with.
+// Command greeter is a micro service with the routes greeter.hello,
+// greeter.echo and greeter.relay (hello, called in process), served over
+// every transport the binary was built with.
 //
 //	go run ./examples/greeter                   # gRPC on :50051, embedded NATS on :4222
 //	go run ./examples/greeter -kafka embedded   # and an embedded Kafka broker on :9092
 //	go run -tags nats ./examples/greeter        # a binary with NATS only
+//	go run ./examples/greeter -otel-stdout      # and print OpenTelemetry traces
 //
 // Each transport has a flag; "off" disables it. It logs what it serves where
 // to stderr and stops gracefully on SIGINT or SIGTERM.
@@ -22,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/otelmicro"
 )
 
 // A transport is one way to serve the greeter; each is compiled in by its
@@ -63,6 +66,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("greeter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", "greeter", "service name: the Kafka consumer group and the NATS discovery name")
+	otelStdout := fs.Bool("otel-stdout", false, "print OpenTelemetry traces to stdout (OTEL_EXPORTER_OTLP_ENDPOINT sends them over OTLP)")
 	values := make([]*string, len(transports))
 	for i, t := range transports {
 		values[i] = fs.String(t.name, t.value, t.usage)
@@ -74,9 +78,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := slog.New(otelmicro.NewLogHandler(slog.NewTextHandler(stderr, nil)))
+	tel, err := startTelemetry(ctx, log, *name, *otelStdout)
+	if err != nil {
+		return err
+	}
+	defer tel.shutdown()
 	mux := micro.NewMux(micro.WithLogger(log))
+	mux.Use(tel.server...)
 	register(mux)
+	local := relay(mux, log, tel.client...)
 
 	var servers []micro.Server
 	var wheres []func() string
@@ -97,6 +108,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(servers) == 0 {
 		return errors.New("every transport is off")
 	}
+	servers = append(servers, local)
 
 	svc := micro.NewService(*name, micro.WithLogger(log))
 	go func() {

@@ -2,7 +2,6 @@ package grpc_test
 
 import (
 	"context"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -94,14 +93,23 @@ func BenchmarkCallPaired(b *testing.B) {
 				times[impl] = append(times[impl], time.Since(start))
 			}
 		}
-		b.Run("size="+size.name+"/mode=seq", func(b *testing.B) {
+		seq := func(b *testing.B, ctx context.Context) {
 			var times [2][]time.Duration
 			i := 0
 			for b.Loop() {
-				pair(b.Context(), i%2, &times)
+				pair(ctx, i%2, &times)
 				i++
 			}
 			reportPaired(b, times)
+		}
+		b.Run("size="+size.name+"/mode=seq", func(b *testing.B) { seq(b, b.Context()) })
+		// With the caller's deadline on both calls, raw does the work that
+		// micro's default deadline (micro.DefaultCallTimeout) gives a call
+		// without one: a timer on each side, the grpc-timeout header.
+		b.Run("size="+size.name+"/mode=seq-deadline", func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(b.Context(), time.Hour)
+			defer cancel()
+			seq(b, ctx)
 		})
 		b.Run("size="+size.name+"/mode=par", func(b *testing.B) {
 			var (
@@ -159,16 +167,9 @@ func (rawEcho) Call(_ context.Context, req *microv1.CallRequest) (*microv1.CallR
 // rawCaller serves rawEcho with plain grpc-go and returns a call of it
 // through the generated client.
 func rawCaller(b *testing.B) caller {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	gs := grpclib.NewServer()
 	microv1.RegisterMicroServer(gs, rawEcho{})
-	served := make(chan error, 1)
-	go func() { served <- gs.Serve(lis) }()
-	b.Cleanup(func() { gs.Stop(); <-served })
-	conn, err := grpclib.NewClient(lis.Addr().String(), grpclib.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpclib.NewClient(plainServer(b, gs), grpclib.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		b.Fatal(err)
 	}

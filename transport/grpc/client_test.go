@@ -47,20 +47,8 @@ func TestNoServer(t *testing.T) {
 // A gRPC server that does not serve micro has no routes: NotFound, not
 // Unimplemented.
 func TestServerWithoutMicro(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpclib.NewServer()
-	done := make(chan error, 1)
-	go func() { done <- gs.Serve(lis) }()
-	defer func() { gs.Stop(); <-done }()
-	c, err := grpc.NewClient(lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, err = c.Call(testCtx(t), "test", "echo", nil)
+	c := dialAddr(t, plainServer(t, grpclib.NewServer()))
+	_, err := c.Call(testCtx(t), "test", "echo", nil)
 	testutil.WantCode(t, err, micro.NotFound, "")
 }
 

@@ -2,13 +2,13 @@ package grpc
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/microtest"
 	microv1 "github.com/dancinggopher/micro/transport/grpc/proto/micro/v1"
 )
 
@@ -31,8 +31,8 @@ func BenchmarkMethodHandler(b *testing.B) {
 
 	mux := micro.NewMux()
 	mux.HandleFunc("bench", "echo", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
-	s := NewServer(mux)
-	s.base, s.log = context.Background(), slog.New(slog.DiscardHandler)
+	s := NewServer(mux, WithAddress("127.0.0.1:0")) // serving, so that its gate admits
+	microtest.Serve(b, nil, s)
 	raw := microv1.Micro_ServiceDesc.Methods[0].Handler
 
 	for _, impl := range []struct {

@@ -2,100 +2,91 @@ package grpc
 
 import (
 	"context"
-	"strings"
 
 	"google.golang.org/grpc/metadata"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
-// incomingKey is the context key under which gRPC stores a request's
-// metadata, learned once by watching which key metadata.FromIncomingContext
-// asks for. Reading the metadata under it skips the deep copy that
-// FromIncomingContext makes on every call, so a request that carries only
-// gRPC's own keys costs no allocation. The key is verified at start-up; if a
-// gRPC release stores metadata differently, incomingKey is nil and the
-// server falls back to FromIncomingContext.
-var incomingKey = probeIncomingKey()
+// oneWayKey is the request metadata that marks a call of micro.v1.Micro/Call
+// as a one-way message (Client.Send): the server gives its handler no
+// deadline and logs its failure. The key is reserved, so no caller sets it
+// with micro.WithHeader; a call without it is an ordinary Call, which keeps
+// the wire contract of Call unchanged for every other client.
+const oneWayKey = "micro-one-way"
 
-type keyProbe struct {
-	context.Context
-	key any
-}
+// contentTypeKey is the metadata key that carries the header content-type
+// (the body's encoding, see micro.Codec): gRPC's own content-type is its
+// framing, "application/grpc", which grpc-go does not let a caller or a
+// handler set.
+const contentTypeKey = "micro-content-type"
 
-func (p *keyProbe) Value(key any) any {
-	if p.key == nil {
-		p.key = key
-	}
-	return nil
-}
-
-func probeIncomingKey() (key any) {
-	defer func() {
-		if recover() != nil {
-			key = nil
+// readRequest reads the user headers and the one-way mark of a call's
+// metadata into r.
+func readRequest(md metadata.MD, r *transport.Request) {
+	if vs, ok := md[oneWayKey]; ok {
+		switch {
+		case len(vs) != 1:
+			r.Err = transport.DuplicateHeader(oneWayKey)
+		case vs[0] != "1":
+			r.Err = micro.Errorf(micro.InvalidArgument, "malformed %s header %q (want 1)", oneWayKey, vs[0])
+		default:
+			r.OneWay = true
 		}
-	}()
-	p := &keyProbe{Context: context.Background()}
-	metadata.FromIncomingContext(p)
-	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("k", "v"))
-	if md, ok := ctx.Value(p.key).(metadata.MD); !ok || len(md["k"]) != 1 || md["k"][0] != "v" {
-		return nil
 	}
-	return p.key
+	r.Header = readHeader(md) // without oneWayKey, which is reserved
 }
 
-// incoming returns the request metadata in ctx, which must not be modified.
-func incoming(ctx context.Context) metadata.MD {
-	if incomingKey != nil {
-		md, _ := ctx.Value(incomingKey).(metadata.MD)
-		return md
-	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	return md
-}
-
-// reserved reports whether a metadata key belongs to gRPC or HTTP/2 rather
-// than to the caller, and so stays out of micro headers.
-func reserved(key string) bool {
-	switch key {
-	case "content-type", "user-agent", "te":
-		return true
-	}
-	return strings.HasPrefix(key, ":") || strings.HasPrefix(key, "grpc-")
-}
-
-// toHeader returns the caller's headers in md, or nil if there are none.
-// Several values of one key are joined with commas, as HTTP does.
-func toHeader(md metadata.MD) micro.Header {
-	var h micro.Header
+// readHeader returns the user headers of md, or nil if there are none, by
+// the kit's header policy: gRPC's and micro's own keys stay out, and the
+// values of a key sent several times are joined with ",".
+func readHeader(md metadata.MD) micro.Header {
+	var h transport.HeaderReader
 	for k, vs := range md {
-		if len(vs) == 0 || reserved(k) {
+		switch k {
+		case "content-type": // gRPC's
 			continue
+		case contentTypeKey:
+			k = "content-type"
 		}
-		if h == nil {
-			h = make(micro.Header, len(md))
+		for _, v := range vs {
+			h.Add(k, v)
 		}
-		h[strings.ToLower(k)] = strings.Join(vs, ",")
 	}
-	return h
+	return h.Header()
+}
+
+// mdKey returns the metadata key of the header key k.
+func mdKey(k string) string {
+	if k == "content-type" {
+		return contentTypeKey
+	}
+	return k
 }
 
 // toMD returns h as metadata.
 func toMD(h micro.Header) metadata.MD {
 	md := make(metadata.MD, len(h))
 	for k, v := range h {
-		md[k] = []string{v}
+		md[mdKey(k)] = []string{v}
 	}
 	return md
 }
 
-// withOutgoing returns ctx with h added to its outgoing metadata, keeping
-// any metadata the caller set with the metadata package.
-func withOutgoing(ctx context.Context, h micro.Header) context.Context {
-	kv := make([]string, 0, 2*len(h))
+// withOutgoing returns ctx with the checked request headers h, and the
+// one-way mark if oneWay, added to its outgoing metadata, keeping any
+// metadata the caller set with the metadata package.
+func withOutgoing(ctx context.Context, h micro.Header, oneWay bool) context.Context {
+	if len(h) == 0 && !oneWay {
+		return ctx
+	}
+	kv := make([]string, 0, 2*len(h)+2)
 	for k, v := range h {
-		kv = append(kv, k, v)
+		kv = append(kv, mdKey(k), v)
+	}
+	if oneWay {
+		kv = append(kv, oneWayKey, "1")
 	}
 	return metadata.AppendToOutgoingContext(ctx, kv...)
 }

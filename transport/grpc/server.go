@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"sync"
+	"sync/atomic"
 
 	grpclib "google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/lifecycle"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -22,35 +22,24 @@ import (
 // off, reflection. Create it with NewServer. Its methods are safe for
 // concurrent use.
 type Server struct {
-	mux    *micro.Mux
-	opts   options
+	*lifecycle.Server
+	opts   serverOptions
+	d      transport.Dispatcher
 	gs     *grpclib.Server
 	health *health.Server
 	info   *grpclib.UnaryServerInfo // shared by every call: interceptors only read it
 	handle grpclib.UnaryHandler     // s.serveIntercepted, bound once
-	ready  chan struct{}
 
-	mu    sync.Mutex // guards state and addr, and log and base until Start serves
-	state int
-	addr  net.Addr
-	// Start sets log and base before it serves; calls read them unlocked.
-	log  *slog.Logger
-	base context.Context // values of Start's ctx, which reach the handlers
-
-	stopOnce, forceOnce sync.Once
-	drained             chan struct{} // closed when GracefulStop returns
+	lis      net.Listener             // set by setup
+	addr     atomic.Pointer[net.Addr] // set by setup
+	stopping bool                     // set by drain, read by release after it
+	drained  chan struct{}            // closed when GracefulStop returns
 }
 
-const (
-	stateNew = iota
-	stateRunning
-	stateStopped
-)
-
 // NewServer returns a Server for mux. It listens once Start is called.
-func NewServer(mux *micro.Mux, opts ...Option) *Server {
-	s := &Server{mux: mux, opts: newOptions(opts), health: health.NewServer(),
-		ready: make(chan struct{}), drained: make(chan struct{})}
+func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
+	s := &Server{opts: newServerOptions(opts), health: health.NewServer(), drained: make(chan struct{})}
+	s.d = transport.Dispatcher{Mux: mux, Transport: "grpc", MaxMessageSize: s.opts.max}
 	s.info = &grpclib.UnaryServerInfo{Server: s, FullMethod: callMethod}
 	s.handle = s.serveIntercepted
 	gopts := []grpclib.ServerOption{
@@ -60,105 +49,107 @@ func NewServer(mux *micro.Mux, opts ...Option) *Server {
 	if s.opts.tls != nil {
 		gopts = append(gopts, grpclib.Creds(credentials.NewTLS(s.opts.tls)))
 	}
-	s.gs = grpclib.NewServer(append(gopts, s.opts.serverOpts...)...)
+	s.gs = grpclib.NewServer(append(gopts, s.opts.grpc...)...)
 	s.gs.RegisterService(&serviceDesc, s)
 	healthpb.RegisterHealthServer(s.gs, s.health)
 	if s.opts.reflection {
 		reflection.Register(s.gs)
 	}
+	s.Server = lifecycle.New("grpc", 0, lifecycle.Hooks{
+		Setup: s.setup, Serve: s.run, Drain: s.drain, Abandon: s.abandon, Release: s.release,
+	})
 	return s
 }
 
-// String returns "grpc".
-func (s *Server) String() string { return "grpc" }
-
-// Ready returns a channel closed once the Server listens.
-func (s *Server) Ready() <-chan struct{} { return s.ready }
-
 // Addr returns the address the Server listens on, or nil before it is Ready.
 func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
-// Start listens, marks the health service SERVING, and serves until Stop has
-// finished, then returns nil. A listen error is returned. ctx bounds the
-// listen, and its values reach the handlers. Start returns nil at once if
-// Stop was called before it, and an error if it is called twice.
-func (s *Server) Start(ctx context.Context) error {
-	s.mu.Lock()
-	switch s.state {
-	case stateRunning:
-		s.mu.Unlock()
-		return errors.New("grpc: Start called twice")
-	case stateStopped:
-		s.mu.Unlock()
-		return nil
-	}
-	lis := s.opts.lis
-	if lis == nil {
-		var err error
-		if lis, err = new(net.ListenConfig).Listen(ctx, "tcp", s.opts.addr); err != nil {
-			s.mu.Unlock()
-			return fmt.Errorf("grpc: listen: %w", err)
-		}
-	}
-	s.state, s.addr, s.base = stateRunning, lis.Addr(), context.WithoutCancel(ctx)
-	if s.log = s.opts.log; s.log == nil {
-		s.log = transport.Logger(ctx)
-	}
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(serviceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	log := s.log
-	s.mu.Unlock()
-
-	close(s.ready)
-	log.Info("grpc: serving", "addr", lis.Addr().String())
-	// Serve returns nil once Stop has finished, or ErrServerStopped if Stop
-	// came first; either way the listener is closed.
-	if err := s.gs.Serve(lis); err != nil && !errors.Is(err, grpclib.ErrServerStopped) {
-		return fmt.Errorf("grpc: serve: %w", err)
+	if a := s.addr.Load(); a != nil {
+		return *a
 	}
 	return nil
 }
 
+// Start listens, marks the health service SERVING, and serves until Stop,
+// then returns nil. A listen error is returned. ctx bounds the listen, and
+// its values reach the handlers. Start after Stop returns
+// micro.ErrServerStopped, and a second Start an error.
+func (s *Server) Start(ctx context.Context) error { return s.Server.Start(ctx) }
+
 // Stop marks the health service NOT_SERVING, stops accepting connections and
 // calls, and lets in-flight handlers finish (gRPC's GracefulStop) until ctx
-// ends. Then it closes every connection, which cancels the handlers'
-// contexts, and returns ctx's error without waiting for handlers that ignore
-// their ctx. It is idempotent and safe to call before or during Start.
-func (s *Server) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	s.state = stateStopped
-	s.mu.Unlock()
-	s.stopOnce.Do(func() {
-		s.health.Shutdown()
-		go func() {
-			s.gs.GracefulStop()
-			close(s.drained)
-		}()
-	})
+// ends. Then it cancels the handlers' contexts, closes every connection
+// (gRPC's Stop) and returns ctx's error without waiting for handlers that
+// ignore their ctx. It is idempotent: a second Stop waits for what the first
+// gave up on. Stop before Start makes Start return micro.ErrServerStopped.
+func (s *Server) Stop(ctx context.Context) error { return s.Server.Stop(ctx) }
+
+func (s *Server) setup(ctx context.Context) error {
+	if s.d.Logger = s.opts.log; s.d.Logger == nil {
+		s.d.Logger = transport.Logger(ctx)
+	}
+	s.lis = s.opts.lis
+	if s.lis == nil {
+		var err error
+		if s.lis, err = new(net.ListenConfig).Listen(ctx, "tcp", s.opts.addr); err != nil {
+			return fmt.Errorf("grpc: listen: %w", err)
+		}
+	}
+	addr := s.lis.Addr()
+	s.addr.Store(&addr)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(serviceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	s.d.Logger.Info("grpc: serving", "addr", addr.String())
+	return nil
+}
+
+// run runs gRPC's Serve, which returns once drain stopped it (or at once,
+// if drain came first); any other return is serving lost.
+func (s *Server) run(stop <-chan struct{}) error {
+	err := s.gs.Serve(s.lis)
+	select {
+	case <-stop:
+		return nil
+	default:
+	}
+	if err == nil {
+		err = errors.New("gRPC stopped serving")
+	}
+	return fmt.Errorf("serve: %w", err)
+}
+
+func (s *Server) drain(ctx context.Context) error {
+	s.stopping = true
+	s.health.Shutdown()
+	go func() {
+		s.gs.GracefulStop()
+		close(s.drained)
+	}()
 	select {
 	case <-s.drained:
 		return nil
 	case <-ctx.Done():
+		return ctx.Err()
 	}
-	s.forceOnce.Do(func() {
-		s.logger().Warn("grpc: stop deadline passed; closing connections with calls in flight", "err", ctx.Err())
-		// gRPC's Stop returns once connections are closed, unless the
-		// caller passed grpc.WaitForHandlers; do not wait for it then.
-		go s.gs.Stop()
-	})
-	return ctx.Err()
 }
 
-// logger returns the logger, which Start settles.
-func (s *Server) logger() *slog.Logger {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.log == nil {
-		return slog.New(slog.DiscardHandler)
+func (s *Server) abandon() {
+	s.d.Logger.Warn("grpc: stop deadline passed; closing connections with calls in flight")
+	// gRPC's Stop returns once connections are closed, unless the caller
+	// passed grpc.WaitForHandlers; do not wait for it then.
+	go s.gs.Stop()
+}
+
+// release waits for GracefulStop, which returns soon after Stop if drain
+// gave up. If Stop came during setup, gRPC never served: it closes the
+// listener instead.
+func (s *Server) release(ctx context.Context) error {
+	if !s.stopping {
+		return s.lis.Close()
 	}
-	return s.log
+	select {
+	case <-s.drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

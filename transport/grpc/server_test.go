@@ -294,8 +294,8 @@ func TestListenerAndLifecycle(t *testing.T) {
 	if err := early.Stop(testCtx(t)); err != nil {
 		t.Fatalf("Stop before Start: %v", err)
 	}
-	if err := early.Start(testCtx(t)); err != nil {
-		t.Fatalf("Start after Stop = %v, want nil", err)
+	if err := early.Start(testCtx(t)); !errors.Is(err, micro.ErrServerStopped) {
+		t.Fatalf("Start after Stop = %v, want micro.ErrServerStopped", err)
 	}
 	select {
 	case <-early.Ready():
@@ -303,15 +303,16 @@ func TestListenerAndLifecycle(t *testing.T) {
 	default:
 	}
 
-	// Stop racing Start: Start returns nil whichever wins.
+	// Stop racing Start: Start returns nil if it began first, else
+	// micro.ErrServerStopped; never a listen error or a leak.
 	racing := grpc.NewServer(echoMux(), grpc.WithAddress("127.0.0.1:0"))
 	started := make(chan error, 1)
 	go func() { started <- racing.Start(testCtx(t)) }()
 	if err := racing.Stop(testCtx(t)); err != nil {
 		t.Fatalf("Stop during Start: %v", err)
 	}
-	if err := <-started; err != nil {
-		t.Fatalf("Start with a concurrent Stop = %v, want nil", err)
+	if err := <-started; err != nil && !errors.Is(err, micro.ErrServerStopped) {
+		t.Fatalf("Start with a concurrent Stop = %v, want nil or micro.ErrServerStopped", err)
 	}
 }
 

@@ -34,7 +34,7 @@ func TestTLS(t *testing.T) {
 
 	// A client that does not trust the server's CA, or speaks plaintext,
 	// fails promptly.
-	for name, opts := range map[string][]grpc.Option{
+	for name, opts := range map[string][]grpc.ClientOption{
 		"untrusted": {grpc.WithTLS(&tls.Config{RootCAs: testutil.NewCA(t, "other").Pool})},
 		"plaintext": nil,
 	} {

@@ -1,0 +1,5 @@
+//go:build race
+
+package otelmicro_test
+
+const raceEnabled = true

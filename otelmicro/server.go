@@ -1,0 +1,68 @@
+package otelmicro
+
+import (
+	"context"
+
+	"github.com/dancinggopher/micro"
+)
+
+// Middleware returns server middleware, for [micro.Mux.Use], that reads the
+// trace context and baggage from the request's headers and serves each
+// request in a span named for its route: SERVER for a call, CONSUMER for a
+// one-way message (the child of its PRODUCER span). It records
+// rpc.server.call.duration for calls, messaging.process.duration for
+// messages, and micro.server.active_requests for both.
+//
+// A request whose headers carry no trace context, or a malformed one,
+// starts a new trace; it is served all the same. A handler's panic ends the
+// span as Internal, with a "panic" event, and goes on to the Mux, which
+// recovers it. The middleware is safe for concurrent use.
+func Middleware(opts ...Option) micro.Middleware {
+	t := newTelemetry(opts, true)
+	return func(next micro.Endpoint) micro.Endpoint {
+		return micro.HandlerFunc(func(ctx context.Context, req []byte) ([]byte, error) {
+			return t.serve(ctx, next, req)
+		})
+	}
+}
+
+func (t *telemetry) serve(ctx context.Context, next micro.Endpoint, req []byte) (resp []byte, err error) {
+	info := micro.RequestInfoFrom(ctx)
+	// A transport that gives no ReplyHeader has no reply path: the request
+	// is a message, whether or not the transport sets OneWay yet.
+	r := t.route(key{info.Namespace, info.Service, info.Transport, info.OneWay || info.ReplyHeader == nil})
+	if len(info.Header) > 0 {
+		ctx = t.cfg.prop.Extract(ctx, incoming(info.Header))
+	}
+	ctx, span, begin := t.start(ctx, r)
+	t.active.Add(ctx, 1, r.active...)
+	panicked := true
+	defer func() {
+		t.active.Add(ctx, -1, r.active...)
+		code := micro.Internal // what the Mux answers a panic with
+		if !panicked {
+			code = codeOf(err)
+		}
+		r.end(ctx, span, begin, code, err, panicked)
+	}()
+	resp, err = next.Handle(ctx, req)
+	panicked = false
+	return resp, err
+}
+
+// incoming reads a request's headers for a propagator. Keys are lower-case
+// already; Get lower-cases the key it is asked for.
+type incoming micro.Header
+
+func (h incoming) Get(key string) string { return micro.Header(h).Get(key) }
+
+// Set does nothing: a request's headers are read-only.
+func (h incoming) Set(string, string) {}
+
+func (h incoming) Keys() []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	return keys
+}
