@@ -1,4 +1,4 @@
-//go:build nats || !(grpc || nats || kafka)
+//go:build nats || !(grpc || nats || kafka || http)
 
 package main
 

@@ -1,4 +1,4 @@
-//go:build grpc || !(grpc || nats || kafka)
+//go:build grpc || !(grpc || nats || kafka || http)
 
 package main
 

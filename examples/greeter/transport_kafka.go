@@ -1,4 +1,4 @@
-//go:build kafka || !(grpc || nats || kafka)
+//go:build kafka || !(grpc || nats || kafka || http)
 
 package main
 
