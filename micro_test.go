@@ -27,14 +27,14 @@ func TestNoTransportDependencies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go command")
 	}
-	out, err := exec.Command("go", "list", "-deps", ".", "./transport/inproc").CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", ".", "./transport/inproc", "./transport/http").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		for _, heavy := range []string{"google.golang.org/grpc", "github.com/nats-io/", "github.com/twmb/franz-go"} {
 			if strings.HasPrefix(pkg, heavy) {
-				t.Errorf("the root package or inproc links %s", pkg)
+				t.Errorf("the root package, inproc or http links %s", pkg)
 			}
 		}
 	}

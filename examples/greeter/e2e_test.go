@@ -43,7 +43,7 @@ func TestEndToEnd(t *testing.T) {
 	defer cancel()
 
 	cmd := exec.CommandContext(ctx, greeter, "-name", "e2e",
-		"-grpc", "127.0.0.1:0", "-nats", "embedded:127.0.0.1:0", "-kafka", "embedded:127.0.0.1:0")
+		"-grpc", "127.0.0.1:0", "-nats", "embedded:127.0.0.1:0", "-kafka", "embedded:127.0.0.1:0", "-http", "127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	var logs bytes.Buffer
-	addrs := make(chan [2]string, 3)
+	addrs := make(chan [2]string, 4)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -65,7 +65,7 @@ func TestEndToEnd(t *testing.T) {
 		exited <- cmd.Wait()
 	}()
 	where := map[string]string{}
-	for len(where) < 3 {
+	for len(where) < 4 {
 		select {
 		case a := <-addrs:
 			where[a[0]] = a[1]
@@ -77,7 +77,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
-	for _, transport := range []string{"grpc", "nats", "kafka"} {
+	for _, transport := range []string{"grpc", "nats", "kafka", "http"} {
 		t.Run(transport, func(t *testing.T) {
 			call := func(stdin string, args ...string) (stdout, stderr string, code int) {
 				full := append([]string{args[0], "-transport", transport, "-addr", where[transport], "-timeout", "20s"}, args[1:]...)
@@ -139,9 +139,10 @@ func TestPortTaken(t *testing.T) {
 	}
 	defer l.Close()
 	for _, args := range [][]string{
-		{"-grpc", l.Addr().String(), "-nats", "off"},
-		{"-grpc", "off", "-nats", "embedded:" + l.Addr().String()},
-		{"-grpc", "off", "-nats", "off", "-kafka", "embedded:" + l.Addr().String()},
+		{"-grpc", l.Addr().String(), "-nats", "off", "-http", "off"},
+		{"-grpc", "off", "-nats", "embedded:" + l.Addr().String(), "-http", "off"},
+		{"-grpc", "off", "-nats", "off", "-http", "off", "-kafka", "embedded:" + l.Addr().String()},
+		{"-grpc", "off", "-nats", "off", "-http", l.Addr().String()},
 	} {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		var errOut bytes.Buffer

@@ -57,6 +57,7 @@ func TestBuildTags(t *testing.T) {
 		"grpc":  "google.golang.org/grpc",
 		"nats":  "github.com/nats-io/nats.go",
 		"kafka": "github.com/twmb/franz-go/pkg/kgo",
+		"http":  "github.com/dancinggopher/micro/transport/http",
 	}
 	for _, pkg := range []string{".", "../../cmd/micro"} {
 		for tag := range libs {

@@ -1,4 +1,4 @@
-//go:build otlp || !(grpc || nats || kafka)
+//go:build otlp || !(grpc || nats || kafka || http)
 
 package main
 
