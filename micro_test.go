@@ -32,7 +32,7 @@ func TestNoTransportDependencies(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
-		for _, heavy := range []string{"google.golang.org/grpc", "github.com/nats-io/", "github.com/twmb/franz-go"} {
+		for _, heavy := range []string{"google.golang.org/grpc", "github.com/nats-io/", "github.com/twmb/franz-go", "go.opentelemetry.io/"} {
 			if strings.HasPrefix(pkg, heavy) {
 				t.Errorf("the root package, inproc or http links %s", pkg)
 			}

@@ -3,6 +3,7 @@ package micro
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // JSON adapts a typed function to an Endpoint that decodes the request as a
@@ -13,7 +14,7 @@ func JSON[Req, Resp any](f func(context.Context, Req) (Resp, error)) Endpoint {
 
 // Typed adapts a typed function to an Endpoint that decodes the request
 // with codec and encodes the reply with it. A request whose content-type
-// header names another encoding, or that codec cannot decode into a Req, is
+// header names another media type (parameters such as charset aside), or that codec cannot decode into a Req, is
 // answered with InvalidArgument carrying the reason; f is not called. An
 // empty request decodes as Req's zero value. A nil codec is [JSONCodec].
 func Typed[Req, Resp any](codec Codec, f func(context.Context, Req) (Resp, error)) Endpoint {
@@ -22,7 +23,7 @@ func Typed[Req, Resp any](codec Codec, f func(context.Context, Req) (Resp, error
 	}
 	want := codec.ContentType()
 	return HandlerFunc(func(ctx context.Context, data []byte) ([]byte, error) {
-		if ct := RequestInfoFrom(ctx).Header.Get("content-type"); ct != "" && ct != want {
+		if ct := RequestInfoFrom(ctx).Header.Get("content-type"); ct != "" && !sameMediaType(ct, want) {
 			return nil, Errorf(InvalidArgument, "request content-type %q, want %q", ct, want)
 		}
 		var req Req
@@ -41,6 +42,13 @@ func Typed[Req, Resp any](codec Codec, f func(context.Context, Req) (Resp, error
 		}
 		return out, nil
 	})
+}
+
+// sameMediaType reports whether the content type ct names the media type
+// want, whatever its parameters ("application/json; charset=utf-8").
+func sameMediaType(ct, want string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), want)
 }
 
 // Stub calls the services of one namespace over a Client, with typed

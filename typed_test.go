@@ -54,6 +54,9 @@ func TestInvoke(t *testing.T) {
 	if err := micro.Invoke(t.Context(), greeter, "hello", func() {}, &reply); micro.CodeOf(err) != micro.InvalidArgument {
 		t.Fatalf("unencodable request = %v, want InvalidArgument", err)
 	}
+	if _, err := serveInproc(t, m).Call(micro.WithHeader(t.Context(), "content-type", "application/json; charset=utf-8"), "greeter", "hello", []byte("{}")); err != nil {
+		t.Fatalf("a JSON body with a charset = %v", err)
+	}
 	_, err = serveInproc(t, m).Call(micro.WithHeader(t.Context(), "content-type", "application/protobuf"), "greeter", "hello", []byte("{}"))
 	if micro.CodeOf(err) != micro.InvalidArgument || !strings.Contains(err.Error(), "application/protobuf") {
 		t.Fatalf("a body of another encoding = %v, want InvalidArgument naming it", err)

@@ -194,6 +194,11 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, ns, svc string) (
 		return nil, micro.Errorf(micro.Unimplemented, "content-encoding %q is not supported", strings.Join(ce, ","))
 	}
 	req.Header = userHeaders(r.Header)
+	if ct, _, _ := strings.Cut(req.Header["content-type"], ";"); strings.EqualFold(strings.TrimSpace(ct), formType) {
+		// What curl -d and HTML forms send when nobody chose a type: it
+		// says nothing of the body, so it is not passed on.
+		delete(req.Header, "content-type")
+	}
 	if !req.Deadline.IsZero() && !now.Before(req.Deadline) {
 		// Expired: the Dispatcher answers; a body is not read, so the
 		// connection closes after the answer rather than wait for it.
@@ -206,6 +211,9 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, ns, svc string) (
 	req.Body = body
 	return req, e
 }
+
+// formType is the Content-Type that curl -d sends by default.
+const formType = "application/x-www-form-urlencoded"
 
 // userHeaders returns the headers of a request or response by micro's
 // policy (transport.HeaderReader: lower-cased, reserved and framing ones

@@ -232,3 +232,21 @@ func TestRouteListing(t *testing.T) {
 		t.Fatalf("a route under the prefix = %d, want 200", resp.StatusCode)
 	}
 }
+
+// TestCurlData posts JSON as plain curl -d does, with the form content type
+// it sends by default, to a JSON endpoint: it is read as no content type.
+func TestCurlData(t *testing.T) {
+	type hello struct{ Name string }
+	m := micro.NewMux()
+	m.Handle("greeter", "hello", micro.JSON(func(_ context.Context, r hello) (hello, error) {
+		return hello{"Hello, " + r.Name + "!"}, nil
+	}))
+	srv, _ := serve(t, m)
+	base := "http://" + srv.Addr().String()
+	if resp, body := post(t, "POST", base+"/greeter/hello", "application/x-www-form-urlencoded", `{"name":"World"}`); resp.StatusCode != 200 || body != `{"Name":"Hello, World!"}` {
+		t.Fatalf("curl -d = %d %q", resp.StatusCode, body)
+	}
+	if resp, body := post(t, "POST", base+"/greeter/hello", "application/xml", `<name/>`); resp.StatusCode != 400 || !strings.Contains(body, "invalid_argument") {
+		t.Fatalf("another content type = %d %q, want 400 invalid_argument", resp.StatusCode, body)
+	}
+}
