@@ -1,0 +1,259 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
+)
+
+// pull is the loop of one consumer: it pulls as many messages as it has
+// free handler slots, so that no message waits in the process unhandled,
+// and hands each to a handler goroutine. It returns once drain stops
+// intake, the connection is closed, or the consumer is gone.
+func (s *Server) pull(c *consumer) {
+	defer s.loops.Done()
+	failures := 0
+	for {
+		n, ok := s.reserve(c)
+		if !ok {
+			return
+		}
+		batch, err := c.cons.Fetch(n, natsjs.FetchMaxWait(fetchWait))
+		got := 0
+		if err == nil {
+			for m := range batch.Messages() {
+				got++
+				s.start(c, m)
+			}
+			err = batch.Error()
+		}
+		for ; got < n; got++ {
+			<-c.slots
+		}
+		if err == nil {
+			failures = 0
+			continue
+		}
+		if s.nc.IsClosed() {
+			return
+		}
+		if errors.Is(err, natsjs.ErrConsumerDeleted) || errors.Is(err, natsjs.ErrConsumerNotFound) {
+			select {
+			case s.lost <- micro.Errorf(micro.Unavailable, "jetstream: consumer %q of stream %q: %w", c.cons.CachedInfo().Name, c.stream, err):
+			default:
+			}
+			return
+		}
+		s.log.Debug("jetstream: pull failed", "stream", c.stream, "err", err)
+		failures++
+		t := time.NewTimer(min(time.Duration(failures)*100*time.Millisecond, 2*time.Second))
+		select {
+		case <-t.C:
+		case <-s.stopIntake:
+			t.Stop()
+			return
+		}
+	}
+}
+
+// reserve waits for a free handler slot of c and takes every other free
+// one, returning how many it took; false once intake stops.
+func (s *Server) reserve(c *consumer) (int, bool) {
+	select {
+	case c.slots <- struct{}{}:
+	case <-s.stopIntake:
+		return 0, false
+	}
+	n := 1
+	for ; n < cap(c.slots); n++ {
+		select {
+		case c.slots <- struct{}{}:
+			continue
+		default:
+		}
+		break
+	}
+	select {
+	case <-s.stopIntake:
+		for range n {
+			<-c.slots
+		}
+		return 0, false
+	default:
+		return n, true
+	}
+}
+
+// start hands one pulled message, which holds a slot of c, to a handler
+// goroutine, or back to JetStream if intake has stopped.
+func (s *Server) start(c *consumer, m natsjs.Msg) {
+	hb := s.heartbeat(m)
+	select {
+	case <-s.stopIntake:
+		hb.stop()
+		s.settled(m, m.Nak(), "nak")
+		<-c.slots
+		return
+	default:
+	}
+	go s.handle(c, m, hb)
+}
+
+// handle runs the handler of one message and settles it.
+func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
+	defer func() { <-c.slots }()
+	if e := s.Gate().Enter(); e != nil {
+		hb.stop()
+		s.settled(m, m.Nak(), "nak")
+		return
+	}
+	defer s.Gate().Leave()
+	meta, err := m.Metadata()
+	if err != nil {
+		meta = &natsjs.MsgMetadata{NumDelivered: 1}
+	}
+	subj := m.Subject()
+	ns, service := "", ""
+	for i, base := range c.bases {
+		if strings.HasPrefix(subj, base) {
+			ns, service = c.nss[i], subj[len(base):]
+			break
+		}
+	}
+	in := parse(ns, service, m.Headers(), m.Data())
+	rep := s.d.Serve(s.Base(), &in.req)
+	hb.stop()
+	s.settle(m, meta, &in, rep)
+}
+
+// settle acknowledges a handled message by its outcome: Ack on success;
+// Nak if Stop gave up on the handler, so that it is redelivered; a delayed
+// Nak for a retryable failure with redeliveries left; else Term, with the
+// error to the caller of a request, or the message to the dead-letter
+// subject.
+func (s *Server) settle(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, rep transport.Reply) {
+	e := rep.Err
+	switch {
+	case e == nil:
+		s.reply(in, rep)
+		s.settled(m, m.Ack(), "ack")
+	case s.Base().Err() != nil:
+		// Stop gave up on the handler: its caller hears of it, and the
+		// message is handled again by the next consumer.
+		s.reply(in, rep)
+		s.settled(m, m.Nak(), "nak")
+	case s.retryable(in, e, meta):
+		s.settled(m, m.NakWithDelay(s.o.backoffFor(int(meta.NumDelivered)-1)), "nak")
+	case in.replyTo != "":
+		s.reply(in, rep) // the error is its caller's, not a dead letter
+		s.settled(m, m.TermWithReason(e.Code.String()), "term")
+	default:
+		s.deadLetter(m, meta, e)
+		s.settled(m, m.TermWithReason(e.Code.String()), "term")
+	}
+}
+
+// retryable reports whether a failed message is redelivered: a retryable
+// code, redeliveries left, and its deadline, if any, not passed.
+func (s *Server) retryable(in *incoming, e *micro.Error, meta *natsjs.MsgMetadata) bool {
+	return in.req.Err == nil && s.o.retryable[e.Code] && meta.NumDelivered <= uint64(s.o.retries) &&
+		(in.req.Deadline.IsZero() || time.Now().Before(in.req.Deadline))
+}
+
+// settled logs an acknowledgement that could not be sent.
+func (s *Server) settled(m natsjs.Msg, err error, what string) {
+	if err != nil && !errors.Is(err, natsjs.ErrMsgAlreadyAckd) {
+		s.log.Warn("jetstream: "+what+" not sent; the message will be redelivered", "subject", m.Subject(), "err", err)
+	}
+}
+
+// reply publishes the reply of a request to its reply subject. A reply
+// over the NATS server's max_payload is answered with ResourceExhausted.
+func (s *Server) reply(in *incoming, rep transport.Reply) {
+	if in.replyTo == "" {
+		return
+	}
+	err := s.nc.PublishMsg(replyMsg(in.replyTo, rep))
+	if errors.Is(err, natsgo.ErrMaxPayload) {
+		err = s.nc.PublishMsg(replyMsg(in.replyTo, transport.Reply{Err: micro.Errorf(micro.ResourceExhausted,
+			"jetstream: reply of %d bytes with headers exceeds the NATS server's max_payload of %d", len(rep.Body), s.nc.MaxPayload())}))
+	}
+	if err != nil {
+		s.log.Warn("jetstream: reply not sent", "namespace", in.req.Namespace, "service", in.req.Service, "reply_to", in.replyTo, "err", err)
+	}
+}
+
+// deadLetter publishes a one-way message that failed for good to the
+// dead-letter subject and waits for JetStream's acknowledgement, or logs
+// it if there is none. A dead letter that cannot be published is logged:
+// the message is terminated either way, so that it cannot loop.
+func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Error) {
+	attrs := []any{"subject", m.Subject(), "stream", meta.Stream, "sequence", meta.Sequence.Stream,
+		"deliveries", meta.NumDelivered, "code", e.Code.String(), "err", e.Message}
+	if s.o.deadLetter == "" {
+		s.log.Warn("jetstream: message failed; terminated", attrs...)
+		return
+	}
+	dl := &natsgo.Msg{Subject: s.o.deadLetter, Data: m.Data(), Header: make(natsgo.Header, len(m.Headers())+5)}
+	for k, vs := range m.Headers() {
+		if !strings.HasPrefix(strings.ToLower(k), "nats-") { // the original publish's directives
+			dl.Header[k] = vs
+		}
+	}
+	setError(dl.Header, e)
+	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
+	dl.Header[hdrSubject] = []string{m.Subject()}
+	dl.Header[hdrStream] = []string{meta.Stream}
+	dl.Header[hdrSequence] = []string{seq}
+	// The id makes a second dead letter of the same message (terminated
+	// once, redelivered before the Term arrived) a duplicate.
+	if _, err := s.js.PublishMsg(context.Background(), dl, natsjs.WithMsgID(meta.Stream+"."+seq)); err != nil {
+		s.log.Error("jetstream: dead letter not published; message terminated", append(attrs, "dead_letter_err", err)...)
+		return
+	}
+	s.log.Warn("jetstream: message failed; sent to the dead-letter subject", append(attrs, "dead_letter", s.o.deadLetter)...)
+}
+
+// heartbeat extends a message's AckWait with InProgress every half of it
+// until stopped, so that a message held by the process, running or not,
+// is never redelivered meanwhile.
+type heartbeat struct {
+	mu   sync.Mutex
+	t    *time.Timer
+	done bool
+}
+
+func (s *Server) heartbeat(m natsjs.Msg) *heartbeat {
+	every := s.o.ackWait / 2
+	h := &heartbeat{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.t = time.AfterFunc(every, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.done {
+			return
+		}
+		if err := m.InProgress(); err != nil {
+			s.log.Debug("jetstream: in-progress not sent", "subject", m.Subject(), "err", err)
+		}
+		h.t.Reset(every)
+	})
+	return h
+}
+
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	h.done = true
+	h.t.Stop()
+	h.mu.Unlock()
+}

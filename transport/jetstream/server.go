@@ -1,0 +1,284 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	natsgo "github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/lifecycle"
+	"github.com/dancinggopher/micro/transport"
+)
+
+// Server serves a Mux from JetStream streams. Create it with NewServer;
+// its methods are safe for concurrent use.
+//
+// Each namespace's subjects "[prefix.]namespace.*" are held by a stream,
+// and the Server consumes them with a durable pull consumer; every instance
+// of the service shares the consumer's messages. See the package doc for
+// the delivery guarantees.
+type Server struct {
+	*lifecycle.Server
+	mux *micro.Mux
+	o   serverOptions
+	d   transport.Dispatcher
+
+	// Set by setup, read-only after.
+	nc        *natsgo.Conn
+	owned     bool
+	js        natsjs.JetStream
+	log       *slog.Logger
+	consumers []*consumer
+	status    chan natsgo.Status // CLOSED events of nc
+
+	lost       chan error    // a consumer that cannot go on: ends serving
+	stopIntake chan struct{} // closed by drain: pull no more
+	stopOnce   sync.Once
+	loops      sync.WaitGroup // the pull loops
+}
+
+// consumer is one durable consumer of a stream, for the namespaces of the
+// Mux that the stream holds.
+type consumer struct {
+	stream string
+	cons   natsjs.Consumer
+	nss    []string      // its namespaces
+	bases  []string      // their subjects without the service: "[prefix.]ns."
+	slots  chan struct{} // one token per message pulled and not yet settled
+}
+
+// NewServer returns a Server for mux. It connects and consumes once Start
+// is called; see the With… options for the connection, streams, consumers,
+// retries and dead letters.
+func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
+	s := &Server{mux: mux, o: newServerOptions(opts), lost: make(chan error, 1), stopIntake: make(chan struct{})}
+	s.d = transport.Dispatcher{Mux: mux, Transport: "jetstream", MaxMessageSize: s.o.max}
+	s.Server = lifecycle.New("jetstream", 0, lifecycle.Hooks{
+		Setup: s.setup, Serve: s.serve, Drain: s.drain, Release: s.release,
+	})
+	return s
+}
+
+// Start connects (or takes the WithConn connection), finds the stream of
+// every namespace of the Mux (creating it with WithCreateStream), creates
+// or updates the durable consumers, and then consumes until Stop is
+// called, when it returns nil. Ready is closed once the consumers exist:
+// a message published after it is handled. Start returns an error if setup
+// fails (no NATS server, JetStream off, a stream missing, no durable name),
+// if the connection closes for good or a consumer is deleted while
+// serving, or if called twice; after Stop it returns
+// micro.ErrServerStopped. ctx bounds setup; its values reach handlers.
+func (s *Server) Start(ctx context.Context) error { return s.Server.Start(ctx) }
+
+// Stop stops pulling messages (a pull in flight ends within a second; what
+// it still brings is handed back with Nak, for redelivery at once), waits
+// for in-flight handlers to finish and their messages to be acknowledged,
+// flushes the connection and closes it if Start dialled it. If ctx ends
+// first, the handlers' contexts are cancelled and Stop returns ctx's
+// error; a message whose handler then fails is handed back with Nak, never
+// dead-lettered, and the connection stays open until the last handler has
+// settled its message. Stop is idempotent: a second call waits for the
+// first's work, bounded by its own ctx. Called before Start, it makes
+// Start return micro.ErrServerStopped.
+func (s *Server) Stop(ctx context.Context) error { return s.Server.Stop(ctx) }
+
+func (s *Server) setup(ctx context.Context) (err error) {
+	if !validPrefix(s.o.prefix) {
+		return micro.Errorf(micro.InvalidArgument, "jetstream: invalid prefix %q (want dot-separated tokens of [A-Za-z0-9_-]+)", s.o.prefix)
+	}
+	durable := s.o.durable
+	if durable == "" {
+		durable = sanitize(transport.ServiceName(ctx))
+	}
+	if !transport.ValidName(durable) {
+		return fmt.Errorf("jetstream: no durable consumer name: run the server in a micro.Service or use WithDurable (got %q)", durable)
+	}
+	nss := s.mux.Namespaces()
+	if len(nss) == 0 {
+		return errors.New("jetstream: the Mux has no routes")
+	}
+	s.log = s.o.log
+	if s.log == nil {
+		s.log = transport.Logger(ctx)
+	}
+	s.d.Logger = s.log
+
+	nc, owned, err := s.o.connect(ctx, "micro jetstream server "+durable, s.log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && owned {
+			nc.Close()
+		}
+	}()
+	js, err := natsjs.New(nc, s.o.jsOpts...)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	s.nc, s.owned, s.js = nc, owned, js
+
+	byStream := map[string]*consumer{}
+	for _, ns := range nss {
+		base := subject(s.o.prefix, ns, "")
+		stream, err := s.stream(ctx, base+"*")
+		if err != nil {
+			return err
+		}
+		c := byStream[stream]
+		if c == nil {
+			c = &consumer{stream: stream, slots: make(chan struct{}, s.o.concurrency)}
+			byStream[stream] = c
+			s.consumers = append(s.consumers, c)
+		}
+		c.nss, c.bases = append(c.nss, ns), append(c.bases, base)
+	}
+	if dl := s.o.deadLetter; dl != "" {
+		if !validSubject(dl) {
+			return micro.Errorf(micro.InvalidArgument, "jetstream: invalid dead-letter subject %q", dl)
+		}
+		for _, c := range s.consumers {
+			for _, base := range c.bases {
+				if strings.HasPrefix(dl, base) && !strings.Contains(dl[len(base):], ".") {
+					return micro.Errorf(micro.InvalidArgument, "jetstream: the dead-letter subject %q is one the server consumes (%s*)", dl, base)
+				}
+			}
+		}
+		if _, err := s.stream(ctx, dl); err != nil {
+			return err
+		}
+	}
+	for _, c := range s.consumers {
+		if c.cons, err = s.consumer(ctx, c, durable); err != nil {
+			return err
+		}
+	}
+	s.status = nc.StatusChanged(natsgo.CLOSED)
+	if nc.IsClosed() {
+		nc.RemoveStatusListener(s.status)
+		return micro.Errorf(micro.Unavailable, "jetstream: connection closed during setup")
+	}
+	return nil
+}
+
+// sanitize replaces every character outside [A-Za-z0-9_-] with '_'.
+func sanitize(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && transport.ValidName(string(r)) {
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+// stream returns the name of the stream that holds subjects, creating it
+// if it is missing and WithCreateStream is set.
+func (s *Server) stream(ctx context.Context, subjects string) (string, error) {
+	name, err := s.js.StreamNameBySubject(ctx, subjects)
+	if err == nil {
+		return name, nil
+	}
+	want := streamName(subjects)
+	if !errors.Is(err, natsjs.ErrStreamNotFound) {
+		return "", micro.Errorf(micro.CodeOf(publishError(subjects, err)), "jetstream: look up the stream of %s: %w", subjects, err)
+	}
+	if !s.o.create {
+		return "", micro.Errorf(micro.NotFound, "jetstream: stream %q for subjects %q does not exist: create it (nats stream add %s --subjects '%s') or use WithCreateStream",
+			want, subjects, want, subjects)
+	}
+	cfg := natsjs.StreamConfig{
+		Name: want, Subjects: []string{subjects},
+		Retention: s.o.retention, Replicas: s.o.replicas, Storage: s.o.storage,
+	}
+	for _, f := range s.o.streamConfig {
+		f(&cfg)
+	}
+	if _, err := s.js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, natsjs.ErrStreamNameAlreadyInUse) {
+		return "", fmt.Errorf("jetstream: create stream %q for %q: %w", want, subjects, err)
+	}
+	return want, nil
+}
+
+// consumer creates or updates the durable consumer of c's stream.
+func (s *Server) consumer(ctx context.Context, c *consumer, durable string) (natsjs.Consumer, error) {
+	cfg := natsjs.ConsumerConfig{
+		Durable:       durable,
+		AckPolicy:     natsjs.AckExplicitPolicy,
+		AckWait:       s.o.ackWait,
+		MaxDeliver:    s.o.retries + 1,
+		MaxAckPending: s.o.maxAckPending,
+		DeliverPolicy: natsjs.DeliverAllPolicy,
+	}
+	if len(c.bases) == 1 {
+		cfg.FilterSubject = c.bases[0] + "*"
+	} else {
+		for _, base := range c.bases {
+			cfg.FilterSubjects = append(cfg.FilterSubjects, base+"*")
+		}
+	}
+	for _, f := range s.o.consumerCfg {
+		f(&cfg)
+	}
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, c.stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: create consumer %q on stream %q: %w", durable, c.stream, err)
+	}
+	return cons, nil
+}
+
+// serve starts a pull loop per consumer and waits for Stop, the connection
+// closing for good, or a consumer that cannot go on.
+func (s *Server) serve(stop <-chan struct{}) error {
+	for _, c := range s.consumers {
+		s.loops.Add(1)
+		go s.pull(c)
+	}
+	select {
+	case <-stop:
+		return nil
+	case <-s.status:
+		return micro.Errorf(micro.Unavailable, "jetstream: connection closed while serving")
+	case err := <-s.lost:
+		return err
+	}
+}
+
+// drain stops the pull loops and waits, until ctx ends, for them to return
+// and hand back what they pulled meanwhile.
+func (s *Server) drain(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopIntake) })
+	done := make(chan struct{})
+	go func() {
+		s.loops.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release flushes the acknowledgements and replies of the handlers, once
+// the last has settled, and closes the connection if Start dialled it.
+func (s *Server) release(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopIntake) })
+	s.loops.Wait() // a pull ends within fetchWait
+	if s.nc.IsConnected() {
+		if err := flush(ctx, s.nc); err != nil && ctx.Err() == nil {
+			s.log.Warn("jetstream: flush at stop", "err", err)
+		}
+	}
+	s.nc.RemoveStatusListener(s.status)
+	if s.owned {
+		s.nc.Close()
+	}
+	return nil
+}
