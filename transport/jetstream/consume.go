@@ -18,7 +18,8 @@ import (
 // pull is the loop of one consumer: it pulls as many messages as it has
 // free handler slots, so that no message waits in the process unhandled,
 // and hands each to a handler goroutine. It returns once drain stops
-// intake, the connection is closed, or the consumer is gone.
+// intake and its last pull has ended (within fetchWait), the connection is
+// closed, or the consumer is gone.
 func (s *Server) pull(c *consumer) {
 	defer s.loops.Done()
 	failures := 0
@@ -94,26 +95,25 @@ func (s *Server) reserve(c *consumer) (int, bool) {
 }
 
 // start hands one pulled message, which holds a slot of c, to a handler
-// goroutine, or back to JetStream if intake has stopped.
+// goroutine. Messages of a pull still in flight when intake stops are
+// handled too: they are the process's already.
 func (s *Server) start(c *consumer, m natsjs.Msg) {
-	hb := s.heartbeat(m)
-	select {
-	case <-s.stopIntake:
-		hb.stop()
-		s.settled(m, m.Nak(), "nak")
-		<-c.slots
-		return
-	default:
-	}
-	go s.handle(c, m, hb)
+	go s.handle(c, m, s.heartbeat(m))
+}
+
+// handBack returns a message to JetStream unhandled, for redelivery once
+// this server's pulls have ended, so that it goes to another server
+// rather than back into a pull of this one.
+func (s *Server) handBack(m natsjs.Msg) {
+	s.settled(m, m.NakWithDelay(2*fetchWait), "nak")
 }
 
 // handle runs the handler of one message and settles it.
 func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
 	defer func() { <-c.slots }()
-	if e := s.Gate().Enter(); e != nil {
+	if e := s.Gate().Enter(); e != nil { // Stop gave up on draining
 		hb.stop()
-		s.settled(m, m.Nak(), "nak")
+		s.handBack(m)
 		return
 	}
 	defer s.Gate().Leave()
@@ -130,6 +130,14 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
 		}
 	}
 	in := parse(ns, service, m.Headers(), m.Data())
+	if limit := s.o.retries + 1 + redeliveries; meta.NumDelivered > uint64(limit) {
+		// Delivered more often than failures and Stops explain: its
+		// handler may be what takes the process down. It does not run again.
+		hb.stop()
+		s.fail(m, meta, &in, transport.Reply{Err: micro.Errorf(micro.Internal,
+			"jetstream: message delivered %d times, more than %d, without being settled", meta.NumDelivered, limit)})
+		return
+	}
 	rep := s.d.Serve(s.Base(), &in.req)
 	hb.stop()
 	s.settle(m, meta, &in, rep)
@@ -150,16 +158,24 @@ func (s *Server) settle(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, re
 		// Stop gave up on the handler: its caller hears of it, and the
 		// message is handled again by the next consumer.
 		s.reply(in, rep)
-		s.settled(m, m.Nak(), "nak")
+		s.handBack(m)
 	case s.retryable(in, e, meta):
 		s.settled(m, m.NakWithDelay(s.o.backoffFor(int(meta.NumDelivered)-1)), "nak")
-	case in.replyTo != "":
-		s.reply(in, rep) // the error is its caller's, not a dead letter
-		s.settled(m, m.TermWithReason(e.Code.String()), "term")
 	default:
-		s.deadLetter(m, meta, e)
-		s.settled(m, m.TermWithReason(e.Code.String()), "term")
+		s.fail(m, meta, in, rep)
 	}
+}
+
+// fail terminates a message that failed for good, after answering its
+// caller with the error or, for a one-way message, publishing it to the
+// dead-letter subject.
+func (s *Server) fail(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, rep transport.Reply) {
+	if in.replyTo != "" {
+		s.reply(in, rep) // the error is its caller's, not a dead letter
+	} else {
+		s.deadLetter(m, meta, rep.Err)
+	}
+	s.settled(m, m.TermWithReason(rep.Err.Code.String()), "term")
 }
 
 // retryable reports whether a failed message is redelivered: a retryable

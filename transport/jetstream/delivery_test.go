@@ -170,4 +170,3 @@ func TestDeliveryServerRestart(t *testing.T) {
 		t.Fatalf("lost %d", deliveryN-unique)
 	}
 }
-

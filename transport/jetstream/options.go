@@ -34,6 +34,10 @@ const (
 	DefaultMaxAckPending = 1000                   // WithMaxAckPending: JetStream's own default
 	maxBackoff           = 5 * time.Second
 	fetchWait            = time.Second // how long one pull waits; bounds how long Stop waits for intake to end
+	// redeliveries is how many deliveries beyond the retries a message may
+	// take without its handler failing: Stop cancelling it, a crash, a
+	// lost connection. Past them it is dead-lettered without running.
+	redeliveries = 4
 )
 
 // common are the settings of both sides.
@@ -246,11 +250,18 @@ func WithAckWait(d time.Duration) ServerOption {
 }
 
 // WithRetries sets how many times a message whose handler failed with a
-// retryable code is redelivered (ConsumerConfig.MaxDeliver is n+1), and
-// the delay before the first redelivery (NakWithDelay), doubled for each
-// next one up to 5s. The default is DefaultRetries after DefaultBackoff.
-// WithRetries(0, 0) turns retries off. A message past its own deadline is
-// never retried.
+// retryable code is redelivered, and the delay before the first
+// redelivery (NakWithDelay), doubled for each next one up to 5s. The
+// default is DefaultRetries after DefaultBackoff; WithRetries(0, 0) turns
+// retries off. A message past its own deadline is never retried.
+//
+// Retries are counted by JetStream's delivery count, which also counts
+// deliveries that ended without a failure (a Stop that gave up on the
+// handler, a crash, a lost connection): a message is retried while it has
+// been delivered at most n times. A message is never run more than n+5
+// times: one delivered more often is dead-lettered without running, as
+// one whose handler takes the process down would be. The consumer's
+// MaxDeliver is n+6, a bound JetStream keeps even without this Server.
 func WithRetries(n int, backoff time.Duration) ServerOption {
 	return serverOnly(func(o *serverOptions) { o.retries, o.backoff = max(n, 0), max(backoff, 0) })
 }

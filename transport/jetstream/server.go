@@ -76,16 +76,16 @@ func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
 // micro.ErrServerStopped. ctx bounds setup; its values reach handlers.
 func (s *Server) Start(ctx context.Context) error { return s.Server.Start(ctx) }
 
-// Stop stops pulling messages (a pull in flight ends within a second; what
-// it still brings is handed back with Nak, for redelivery at once), waits
-// for in-flight handlers to finish and their messages to be acknowledged,
-// flushes the connection and closes it if Start dialled it. If ctx ends
-// first, the handlers' contexts are cancelled and Stop returns ctx's
-// error; a message whose handler then fails is handed back with Nak, never
-// dead-lettered, and the connection stays open until the last handler has
-// settled its message. Stop is idempotent: a second call waits for the
-// first's work, bounded by its own ctx. Called before Start, it makes
-// Start return micro.ErrServerStopped.
+// Stop stops pulling messages (the last pull ends within a second, and
+// the messages it still brings are handled), waits for in-flight handlers
+// to finish and their messages to be acknowledged, flushes the connection
+// and closes it if Start dialled it. If ctx ends first, the handlers'
+// contexts are cancelled and Stop returns ctx's error; a message whose
+// handler then fails is handed back (a Nak delayed by two seconds, so that
+// another server gets it), never dead-lettered, and the connection stays
+// open until the last handler has settled its message. Stop is idempotent:
+// a second call waits for the first's work, bounded by its own ctx. Called
+// before Start, it makes Start return micro.ErrServerStopped.
 func (s *Server) Stop(ctx context.Context) error { return s.Server.Stop(ctx) }
 
 func (s *Server) setup(ctx context.Context) (err error) {
@@ -211,7 +211,7 @@ func (s *Server) consumer(ctx context.Context, c *consumer, durable string) (nat
 		Durable:       durable,
 		AckPolicy:     natsjs.AckExplicitPolicy,
 		AckWait:       s.o.ackWait,
-		MaxDeliver:    s.o.retries + 1,
+		MaxDeliver:    s.o.retries + 2 + redeliveries, // one past the Server's own bound
 		MaxAckPending: s.o.maxAckPending,
 		DeliverPolicy: natsjs.DeliverAllPolicy,
 	}
