@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -17,28 +18,55 @@ import (
 
 // pull is the loop of one consumer: it pulls as many messages as it has
 // free handler slots, so that no message waits in the process unhandled,
-// and hands each to a handler goroutine. It returns once drain stops
-// intake and its last pull has ended (within fetchWait), the connection is
-// closed, or the consumer is gone.
+// and hands each to a handler goroutine. Pulls overlap: the next is sent
+// while the messages of the last are handled. It returns once drain stops
+// intake and its last pulls have ended (within fetchWait), the connection
+// is closed, or the consumer is gone.
 func (s *Server) pull(c *consumer) {
 	defer s.loops.Done()
+	var pulls sync.WaitGroup
+	defer pulls.Wait()
+	var open atomic.Int32           // pulls not yet ended
+	ended := make(chan struct{}, 1) // signalled when a pull ends
+	failed := make(chan error, 1)   // the last failure of a pull
 	failures := 0
 	for {
-		n, ok := s.reserve(c)
+		n, ok := s.reserve(c, &open, ended)
 		if !ok {
 			return
 		}
 		batch, err := c.cons.Fetch(n, natsjs.FetchMaxWait(fetchWait))
-		got := 0
-		if err == nil {
-			for m := range batch.Messages() {
-				got++
-				s.start(c, m)
+		if err != nil {
+			for range n {
+				<-c.slots
 			}
-			err = batch.Error()
-		}
-		for ; got < n; got++ {
-			<-c.slots
+		} else {
+			open.Add(1)
+			pulls.Go(func() {
+				got := 0
+				for m := range batch.Messages() {
+					got++
+					s.start(c, m)
+				}
+				for ; got < n; got++ {
+					<-c.slots
+				}
+				if err := batch.Error(); err != nil {
+					select {
+					case failed <- err:
+					default:
+					}
+				}
+				open.Add(-1)
+				select {
+				case ended <- struct{}{}:
+				default:
+				}
+			})
+			select {
+			case err = <-failed:
+			default:
+			}
 		}
 		if err == nil {
 			failures = 0
@@ -66,22 +94,35 @@ func (s *Server) pull(c *consumer) {
 	}
 }
 
-// reserve waits for a free handler slot of c and takes every other free
-// one, returning how many it took; false once intake stops.
-func (s *Server) reserve(c *consumer) (int, bool) {
+// reserve takes handler slots of c for a pull and returns how many: at
+// least one, and, while other pulls are open, at least a quarter of them,
+// so that a busy server sends few small pulls; every free one beyond. It
+// returns false once intake stops.
+func (s *Server) reserve(c *consumer, open *atomic.Int32, ended <-chan struct{}) (int, bool) {
 	select {
 	case c.slots <- struct{}{}:
 	case <-s.stopIntake:
 		return 0, false
 	}
-	n := 1
-	for ; n < cap(c.slots); n++ {
+	n, least := 1, max(1, cap(c.slots)/4)
+take:
+	for n < cap(c.slots) {
 		select {
 		case c.slots <- struct{}{}:
+			n++
 			continue
 		default:
 		}
-		break
+		if n >= least || open.Load() == 0 {
+			break
+		}
+		select {
+		case c.slots <- struct{}{}:
+			n++
+		case <-ended: // look at open again
+		case <-s.stopIntake:
+			break take
+		}
 	}
 	select {
 	case <-s.stopIntake:

@@ -27,7 +27,7 @@ type Option interface {
 
 // Defaults of the options.
 const (
-	DefaultConcurrency   = 64                     // WithConcurrency: handlers at once per Server
+	DefaultConcurrency   = 512                    // WithConcurrency: handlers at once per Server
 	DefaultRetries       = 3                      // WithRetries: redeliveries after the first (MaxDeliver 4)
 	DefaultBackoff       = 100 * time.Millisecond // WithRetries: delay before the first redelivery
 	DefaultAckWait       = 30 * time.Second       // WithAckWait: JetStream's own default

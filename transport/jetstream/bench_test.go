@@ -1,0 +1,147 @@
+package jetstream_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport/jetstream"
+)
+
+var payload = make([]byte, 64)
+
+// benchStream creates a stream of its own for "prefix.b.*", as Start
+// would with WithCreateStream, and returns the prefix.
+func benchStream(b *testing.B, js natsjs.JetStream) string {
+	b.Helper()
+	prefix := newPrefix()
+	if _, err := js.CreateStream(context.Background(), natsjs.StreamConfig{
+		Name: prefix + "_b", Subjects: []string{prefix + ".b.*"}, Storage: natsjs.FileStorage,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return prefix
+}
+
+// BenchmarkSend compares Client.Send with nats.go's jetstream Publish of
+// the same message with a Nats-Msg-Id, each awaiting the stream's
+// acknowledgement: one at a time (seq) and from many goroutines (par).
+func BenchmarkSend(b *testing.B) {
+	ns := startJS(b)
+	_, js := connect(b, ns)
+	ctx := context.Background()
+	for _, mode := range []string{"seq", "par"} {
+		run := func(b *testing.B, send func() error) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(payload)))
+			if mode == "seq" {
+				for b.Loop() {
+					if err := send(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return
+			}
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := send(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		b.Run("mode="+mode+"/impl=micro", func(b *testing.B) {
+			prefix := benchStream(b, js)
+			c := newClient(b, ns, jetstream.WithPrefix(prefix))
+			run(b, func() error { return c.Send(ctx, "b", "sink", payload) })
+		})
+		b.Run("mode="+mode+"/impl=raw", func(b *testing.B) {
+			prefix := benchStream(b, js)
+			nc, err := natsgo.Connect(ns.URL())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			rjs, _ := natsjs.New(nc)
+			subj := prefix + ".b.sink"
+			run(b, func() error {
+				_, err := rjs.Publish(ctx, subj, payload, natsjs.WithMsgID(nuid.Next()))
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkConsume compares a Server handling b.N stored messages with a
+// raw jetstream Consume loop on a durable of the same settings, each
+// acknowledging every message after the same handler: from the start of
+// consuming until the last message was handled.
+func BenchmarkConsume(b *testing.B) {
+	ns := startJS(b)
+	_, js := connect(b, ns)
+	handle := func(n *atomic.Int64, done chan struct{}, total int64) {
+		if n.Add(1) == total {
+			close(done)
+		}
+	}
+	b.Run("impl=micro", func(b *testing.B) {
+		prefix := benchStream(b, js)
+		publishAll(b, js, prefix+".b.work", b.N)
+		var n atomic.Int64
+		done := make(chan struct{})
+		mux := micro.NewMux()
+		mux.HandleFunc("b", "work", func(context.Context, []byte) ([]byte, error) {
+			handle(&n, done, int64(b.N))
+			return nil, nil
+		})
+		srv := jetstream.NewServer(mux, jetstream.WithURL(ns.URL()), jetstream.WithDurable("test"), jetstream.WithPrefix(prefix))
+		b.ReportAllocs()
+		b.ResetTimer()
+		stop := running(b, srv)
+		<-done
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		_, _ = stop(10 * time.Second)
+	})
+	b.Run("impl=raw", func(b *testing.B) {
+		prefix := benchStream(b, js)
+		publishAll(b, js, prefix+".b.work", b.N)
+		nc, err := natsgo.Connect(ns.URL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer nc.Close()
+		rjs, _ := natsjs.New(nc)
+		var n atomic.Int64
+		done := make(chan struct{})
+		b.ReportAllocs()
+		b.ResetTimer()
+		cons, err := rjs.CreateOrUpdateConsumer(context.Background(), prefix+"_b", natsjs.ConsumerConfig{
+			Durable: "test", AckPolicy: natsjs.AckExplicitPolicy, AckWait: jetstream.DefaultAckWait,
+			MaxDeliver: jetstream.DefaultRetries + 6, MaxAckPending: jetstream.DefaultMaxAckPending, FilterSubject: prefix + ".b.*",
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cc, err := cons.Consume(func(m natsjs.Msg) {
+			handle(&n, done, int64(b.N))
+			_ = m.Ack()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-done
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		cc.Stop()
+	})
+}
