@@ -1,4 +1,4 @@
-//go:build grpc || !(grpc || nats || kafka || http)
+//go:build grpc || !(grpc || nats || kafka || http || jetstream)
 
 package main
 

@@ -1,4 +1,4 @@
-//go:build http || !(grpc || nats || kafka || http)
+//go:build http || !(grpc || nats || kafka || http || jetstream)
 
 package main
 

@@ -1,4 +1,4 @@
-//go:build kafka || !(grpc || nats || kafka || http)
+//go:build kafka || !(grpc || nats || kafka || http || jetstream)
 
 package main
 

@@ -1,4 +1,4 @@
-//go:build nats || !(grpc || nats || kafka || http)
+//go:build nats || !(grpc || nats || kafka || http || jetstream)
 
 package main
 
