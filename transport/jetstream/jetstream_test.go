@@ -21,6 +21,8 @@ func TestConformance(t *testing.T) {
 			// A request to a stopped server waits in its stream for the
 			// next one: nobody answers before the deadline.
 			CallAfterStop: micro.DeadlineExceeded,
+			// A caller's cancellation has no signal on NATS.
+			NoCancel: true,
 		},
 	})
 }
