@@ -37,9 +37,10 @@ type Server struct {
 	consumers []*consumer
 	status    chan natsgo.Status // CLOSED events of nc
 
-	lost       chan error    // a consumer that cannot go on: ends serving
-	stopIntake chan struct{} // closed by drain: pull no more
-	stopOnce   sync.Once
+	lost       chan error     // a consumer that cannot go on: ends serving
+	mu         sync.Mutex     // orders starting the pull loops before waiting for them
+	stopped    bool           // intake stopped: no pull loop starts
+	stopIntake chan struct{}  // closed by drain: pull no more
 	loops      sync.WaitGroup // the pull loops
 }
 
@@ -235,10 +236,14 @@ func (s *Server) consumer(ctx context.Context, c *consumer, durable string) (nat
 // serve starts a pull loop per consumer and waits for Stop, the connection
 // closing for good, or a consumer that cannot go on.
 func (s *Server) serve(stop <-chan struct{}) error {
-	for _, c := range s.consumers {
-		s.loops.Add(1)
-		go s.pull(c)
+	s.mu.Lock()
+	if !s.stopped {
+		for _, c := range s.consumers {
+			s.loops.Add(1)
+			go s.pull(c)
+		}
 	}
+	s.mu.Unlock()
 	select {
 	case <-stop:
 		return nil
@@ -252,7 +257,7 @@ func (s *Server) serve(stop <-chan struct{}) error {
 // drain stops the pull loops and waits, until ctx ends, for them to return
 // and hand back what they pulled meanwhile.
 func (s *Server) drain(ctx context.Context) error {
-	s.stopOnce.Do(func() { close(s.stopIntake) })
+	s.stopPulls()
 	done := make(chan struct{})
 	go func() {
 		s.loops.Wait()
@@ -266,10 +271,20 @@ func (s *Server) drain(ctx context.Context) error {
 	}
 }
 
+// stopPulls stops the pull loops, or keeps them from starting.
+func (s *Server) stopPulls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stopped {
+		s.stopped = true
+		close(s.stopIntake)
+	}
+}
+
 // release flushes the acknowledgements and replies of the handlers, once
 // the last has settled, and closes the connection if Start dialled it.
 func (s *Server) release(ctx context.Context) error {
-	s.stopOnce.Do(func() { close(s.stopIntake) })
+	s.stopPulls()
 	s.loops.Wait() // a pull ends within fetchWait
 	if s.nc.IsConnected() {
 		if err := flush(ctx, s.nc); err != nil && ctx.Err() == nil {
