@@ -27,7 +27,7 @@ type Option interface {
 
 // Defaults of the options.
 const (
-	DefaultConcurrency   = 512                    // WithConcurrency: handlers at once per Server
+	DefaultConcurrency   = 512                    // WithConcurrency: handlers at once per stream consumed
 	DefaultRetries       = 3                      // WithRetries: redeliveries after the first (MaxDeliver 4)
 	DefaultBackoff       = 100 * time.Millisecond // WithRetries: delay before the first redelivery
 	DefaultAckWait       = 30 * time.Second       // WithAckWait: JetStream's own default
@@ -222,9 +222,11 @@ func WithConsumerConfig(f func(*natsjs.ConsumerConfig)) ServerOption {
 	return serverOnly(func(o *serverOptions) { o.consumerCfg = append(o.consumerCfg, f) })
 }
 
-// WithConcurrency bounds how many handlers a Server runs at once; it pulls
-// no more messages than it has free handlers, so a message never waits in
-// the process. The default is DefaultConcurrency; values below 1 mean 1.
+// WithConcurrency bounds how many handlers a Server runs at once for each
+// stream it consumes (each namespace, unless one stream holds several); it
+// pulls no more messages than it has free handlers, so a message never
+// waits in the process unhandled. The default is DefaultConcurrency;
+// values below 1 mean 1.
 func WithConcurrency(n int) ServerOption {
 	return serverOnly(func(o *serverOptions) { o.concurrency = max(n, 1) })
 }

@@ -97,8 +97,11 @@ func (s *Server) setup(ctx context.Context) (err error) {
 	if durable == "" {
 		durable = sanitize(transport.ServiceName(ctx))
 	}
-	if !transport.ValidName(durable) {
-		return fmt.Errorf("jetstream: no durable consumer name: run the server in a micro.Service or use WithDurable (got %q)", durable)
+	switch {
+	case durable == "":
+		return errors.New("jetstream: no durable consumer name: run the server in a micro.Service or use WithDurable")
+	case !transport.ValidName(durable):
+		return micro.Errorf(micro.InvalidArgument, "jetstream: invalid durable consumer name %q (want [A-Za-z0-9_-]+)", durable)
 	}
 	nss := s.mux.Namespaces()
 	if len(nss) == 0 {
