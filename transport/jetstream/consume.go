@@ -75,6 +75,13 @@ func (s *Server) pull(c *consumer) {
 		if s.nc.IsClosed() {
 			return
 		}
+		if errors.Is(err, natsgo.ErrNoResponders) { // a pull to a consumer that is gone, or JetStream away
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if _, ierr := c.cons.Info(ctx); errors.Is(ierr, natsjs.ErrConsumerNotFound) {
+				err = ierr
+			}
+			cancel()
+		}
 		if errors.Is(err, natsjs.ErrConsumerDeleted) || errors.Is(err, natsjs.ErrConsumerNotFound) {
 			select {
 			case s.lost <- micro.Errorf(micro.Unavailable, "jetstream: consumer %q of stream %q: %w", c.cons.CachedInfo().Name, c.stream, err):
