@@ -1,4 +1,4 @@
-//go:build otlp || !(grpc || nats || kafka || http)
+//go:build otlp || !(grpc || nats || kafka || http || jetstream)
 
 package main
 
