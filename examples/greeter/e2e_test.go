@@ -43,7 +43,7 @@ func TestEndToEnd(t *testing.T) {
 	defer cancel()
 
 	cmd := exec.CommandContext(ctx, greeter, "-name", "e2e",
-		"-grpc", "127.0.0.1:0", "-nats", "embedded:127.0.0.1:0", "-kafka", "embedded:127.0.0.1:0", "-http", "127.0.0.1:0")
+		"-grpc", "127.0.0.1:0", "-nats", "embedded:127.0.0.1:0", "-kafka", "embedded:127.0.0.1:0", "-http", "127.0.0.1:0", "-jetstream", "embedded:127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	var logs bytes.Buffer
-	addrs := make(chan [2]string, 4)
+	addrs := make(chan [2]string, 5)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -65,7 +65,7 @@ func TestEndToEnd(t *testing.T) {
 		exited <- cmd.Wait()
 	}()
 	where := map[string]string{}
-	for len(where) < 4 {
+	for len(where) < 5 {
 		select {
 		case a := <-addrs:
 			where[a[0]] = a[1]
@@ -77,7 +77,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
-	for _, transport := range []string{"grpc", "nats", "kafka", "http"} {
+	for _, transport := range []string{"grpc", "nats", "kafka", "http", "jetstream"} {
 		t.Run(transport, func(t *testing.T) {
 			call := func(stdin string, args ...string) (stdout, stderr string, code int) {
 				full := append([]string{args[0], "-transport", transport, "-addr", where[transport], "-timeout", "20s"}, args[1:]...)

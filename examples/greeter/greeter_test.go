@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,26 +55,27 @@ func TestBuildTags(t *testing.T) {
 		t.Skip("runs the go command")
 	}
 	libs := map[string]string{
-		"grpc":  "google.golang.org/grpc",
-		"nats":  "github.com/nats-io/nats.go",
-		"kafka": "github.com/twmb/franz-go/pkg/kgo",
-		"http":  "github.com/dancinggopher/micro/transport/http",
+		"grpc":      "google.golang.org/grpc",
+		"nats":      "github.com/nats-io/nats.go",
+		"kafka":     "github.com/twmb/franz-go/pkg/kgo",
+		"http":      "github.com/dancinggopher/micro/transport/http",
+		"jetstream": "github.com/nats-io/nats.go/jetstream",
+	}
+	// What each tag must link; anything else in libs it must not.
+	want := map[string][]string{
+		"grpc": {"grpc"}, "nats": {"nats"}, "kafka": {"kafka"}, "http": {"http"},
+		"jetstream": {"jetstream", "nats"}, // JetStream is nats.go's
 	}
 	for _, pkg := range []string{".", "../../cmd/micro"} {
-		for tag := range libs {
+		for tag := range want {
 			out, err := exec.Command("go", "list", "-deps", "-tags", tag, pkg).CombinedOutput()
 			if err != nil {
 				t.Fatalf("go list -tags %s %s: %v\n%s", tag, pkg, err, out)
 			}
 			deps := strings.Fields(string(out))
 			for other, lib := range libs {
-				has := false
-				for _, d := range deps {
-					if d == lib || strings.HasPrefix(d, lib+"/") {
-						has = true
-					}
-				}
-				if has != (other == tag) {
+				has := slices.Contains(deps, lib) || other != "nats" && slices.ContainsFunc(deps, func(d string) bool { return strings.HasPrefix(d, lib+"/") })
+				if has != slices.Contains(want[tag], other) {
 					t.Errorf("go list -deps -tags %s %s: links %s = %v", tag, pkg, lib, has)
 				}
 			}
