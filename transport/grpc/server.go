@@ -132,11 +132,12 @@ func (s *Server) drain(ctx context.Context) error {
 	}
 }
 
+// abandon is called when Stop gave up on handlers: their contexts are
+// cancelled, and gRPC's graceful stop goes on, so that what they still
+// answer reaches their callers, as on every transport; the connections
+// close once the last of them has returned.
 func (s *Server) abandon() {
-	s.d.Logger.Warn("grpc: stop deadline passed; closing connections with calls in flight")
-	// gRPC's Stop returns once connections are closed, unless the caller
-	// passed grpc.WaitForHandlers; do not wait for it then.
-	go s.gs.Stop()
+	s.d.Logger.Warn("grpc: stop deadline passed with calls in flight; their contexts are cancelled, their replies still sent")
 }
 
 // release waits for GracefulStop, which returns soon after Stop if drain
