@@ -178,7 +178,7 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
 		}
 	}
 	in := parse(ns, service, m.Headers(), m.Data())
-	if limit := s.o.retries + 1 + redeliveries; meta.NumDelivered > uint64(limit) {
+	if limit := s.o.retry.Retries + 1 + redeliveries; meta.NumDelivered > uint64(limit) {
 		// Delivered more often than failures and Stops explain: its
 		// handler may be what takes the process down. It does not run again.
 		hb.stop()
@@ -208,7 +208,7 @@ func (s *Server) settle(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, re
 		s.reply(in, rep)
 		s.handBack(m)
 	case s.retryable(in, e, meta):
-		s.settled(m, m.NakWithDelay(s.o.backoffFor(int(meta.NumDelivered)-1)), "nak")
+		s.settled(m, m.NakWithDelay(s.o.retry.Delay(int(meta.NumDelivered)-1)), "nak")
 	default:
 		s.fail(m, meta, in, rep)
 	}
@@ -229,7 +229,7 @@ func (s *Server) fail(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, rep 
 // retryable reports whether a failed message is redelivered: a retryable
 // code, redeliveries left, and its deadline, if any, not passed.
 func (s *Server) retryable(in *incoming, e *micro.Error, meta *natsjs.MsgMetadata) bool {
-	return in.req.Err == nil && s.o.retryable[e.Code] && meta.NumDelivered <= uint64(s.o.retries) &&
+	return in.req.Err == nil && s.o.retry.Retry(int(meta.NumDelivered)-1, e.Code) &&
 		(in.req.Deadline.IsZero() || time.Now().Before(in.req.Deadline))
 }
 

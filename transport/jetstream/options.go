@@ -2,12 +2,14 @@ package jetstream
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // ServerOption configures a [Server]. Options that configure a [Client]
@@ -27,13 +29,12 @@ type Option interface {
 
 // Defaults of the options.
 const (
-	DefaultConcurrency   = 512                    // WithConcurrency: handlers at once per stream consumed
-	DefaultRetries       = 3                      // WithRetries: redeliveries after the first (MaxDeliver 4)
-	DefaultBackoff       = 100 * time.Millisecond // WithRetries: delay before the first redelivery
-	DefaultAckWait       = 30 * time.Second       // WithAckWait: JetStream's own default
-	DefaultMaxAckPending = 1000                   // WithMaxAckPending: JetStream's own default
-	maxBackoff           = 5 * time.Second
-	fetchWait            = time.Second // how long one pull waits; bounds how long Stop waits for intake to end
+	DefaultConcurrency   = 512                      // WithConcurrency: handlers at once per stream consumed
+	DefaultRetries       = transport.DefaultRetries // WithRetries: redeliveries after the first
+	DefaultBackoff       = transport.DefaultBackoff // WithRetries: delay before the first redelivery
+	DefaultAckWait       = 30 * time.Second         // WithAckWait: JetStream's own default
+	DefaultMaxAckPending = 1000                     // WithMaxAckPending: JetStream's own default
+	fetchWait            = time.Second              // how long one pull waits; bounds how long Stop waits for intake to end
 	// redeliveries is how many deliveries beyond the retries a message may
 	// take without its handler failing: Stop cancelling it, a crash, a
 	// lost connection. Past them it is dead-lettered without running.
@@ -63,9 +64,7 @@ type serverOptions struct {
 	concurrency   int
 	maxAckPending int
 	ackWait       time.Duration
-	retries       int
-	backoff       time.Duration
-	retryable     map[micro.Code]bool
+	retry         transport.RetryPolicy
 	deadLetter    string
 	strictOrder   bool
 }
@@ -87,12 +86,7 @@ func newServerOptions(opts []ServerOption) serverOptions {
 		concurrency:   DefaultConcurrency,
 		maxAckPending: DefaultMaxAckPending,
 		ackWait:       DefaultAckWait,
-		retries:       DefaultRetries,
-		backoff:       DefaultBackoff,
-		retryable: map[micro.Code]bool{
-			micro.Unavailable: true, micro.ResourceExhausted: true,
-			micro.Aborted: true, micro.DeadlineExceeded: true,
-		},
+		retry:         transport.DefaultRetryPolicy(),
 	}
 	for _, f := range opts {
 		f.applyServer(&o)
@@ -253,9 +247,10 @@ func WithAckWait(d time.Duration) ServerOption {
 
 // WithRetries sets how many times a message whose handler failed with a
 // retryable code is redelivered, and the delay before the first
-// redelivery (NakWithDelay), doubled for each next one up to 5s. The
-// default is DefaultRetries after DefaultBackoff; WithRetries(0, 0) turns
-// retries off. A message past its own deadline is never retried.
+// redelivery (NakWithDelay), doubled for each next one up to 5s
+// (transport.MaxBackoff). The default is DefaultRetries after
+// DefaultBackoff; WithRetries(0, 0) turns retries off. A message past its
+// own deadline is never retried.
 //
 // Retries are counted by JetStream's delivery count, which also counts
 // deliveries that ended without a failure (a Stop that gave up on the
@@ -265,19 +260,15 @@ func WithAckWait(d time.Duration) ServerOption {
 // one whose handler takes the process down would be. The consumer's
 // MaxDeliver is n+6, a bound JetStream keeps even without this Server.
 func WithRetries(n int, backoff time.Duration) ServerOption {
-	return serverOnly(func(o *serverOptions) { o.retries, o.backoff = max(n, 0), max(backoff, 0) })
+	return serverOnly(func(o *serverOptions) { o.retry.Retries, o.retry.Backoff = max(n, 0), max(backoff, 0) })
 }
 
-// WithRetryableCodes sets the handler error codes that a Server retries.
-// The default is Unavailable, ResourceExhausted, Aborted and
-// DeadlineExceeded, as the Kafka transport's.
+// WithRetryableCodes sets the handler error codes that a Server retries;
+// none turns retries off. The default is transport.DefaultRetryableCodes
+// (Unavailable, ResourceExhausted, Aborted and DeadlineExceeded), as the
+// Kafka transport's.
 func WithRetryableCodes(codes ...micro.Code) ServerOption {
-	return serverOnly(func(o *serverOptions) {
-		o.retryable = make(map[micro.Code]bool, len(codes))
-		for _, c := range codes {
-			o.retryable[c] = true
-		}
-	})
+	return serverOnly(func(o *serverOptions) { o.retry.Codes = slices.Clone(codes) })
 }
 
 // WithDeadLetterSubject sets the subject to which a Server publishes a
@@ -299,14 +290,4 @@ func WithDeadLetterSubject(subject string) ServerOption {
 // it keeps.
 func WithStrictOrder() ServerOption {
 	return serverOnly(func(o *serverOptions) { o.strictOrder = true })
-}
-
-// backoffFor returns the delay before redelivery number attempt+1: the
-// backoff doubled attempt times, at most maxBackoff.
-func (o *serverOptions) backoffFor(attempt int) time.Duration {
-	d := o.backoff
-	for ; attempt > 0 && d < maxBackoff; attempt-- {
-		d *= 2
-	}
-	return min(d, maxBackoff)
 }

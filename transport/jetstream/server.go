@@ -215,7 +215,7 @@ func (s *Server) consumer(ctx context.Context, c *consumer, durable string) (nat
 		Durable:       durable,
 		AckPolicy:     natsjs.AckExplicitPolicy,
 		AckWait:       s.o.ackWait,
-		MaxDeliver:    s.o.retries + 2 + redeliveries, // one past the Server's own bound
+		MaxDeliver:    s.o.retry.Retries + 2 + redeliveries, // one past the Server's own bound
 		MaxAckPending: s.o.maxAckPending,
 		DeliverPolicy: natsjs.DeliverAllPolicy,
 	}

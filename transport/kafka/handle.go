@@ -52,10 +52,10 @@ func (s *Server) dispatch(w *worker, req *transport.Request) (rep transport.Repl
 			return rep, true
 		case s.Base().Err() != nil:
 			return rep, false
-		case attempt >= s.o.retries || !s.o.retryable[rep.Err.Code]:
+		case !s.o.retry.Retry(attempt, rep.Err.Code):
 			return rep, true
 		}
-		backoff := s.o.backoffFor(attempt)
+		backoff := s.o.retry.Delay(attempt)
 		if !req.Deadline.IsZero() && !time.Now().Add(backoff).Before(req.Deadline) {
 			return rep, true
 		}

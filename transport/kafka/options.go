@@ -2,11 +2,13 @@ package kafka
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/transport"
 )
 
 // ServerOption configures a Server. Options that configure only a Client
@@ -38,9 +40,7 @@ type serverOptions struct {
 	group          string
 	concurrency    int
 	pollRecords    int
-	retries        int
-	backoff        time.Duration
-	retryable      map[micro.Code]bool
+	retry          transport.RetryPolicy
 	deadLetter     string
 	partitions     int32
 	produceTimeout time.Duration
@@ -66,12 +66,11 @@ func (f clientOption) applyClient(o *clientOptions) { f(o) }
 
 // Defaults of the options.
 const (
-	DefaultConcurrency    = 64                     // WithConcurrency: partitions at once
-	DefaultRetries        = 3                      // WithRetries
-	DefaultBackoff        = 100 * time.Millisecond // WithRetries
-	DefaultProduceTimeout = 5 * time.Second        // WithProduceTimeout
+	DefaultConcurrency    = 64                       // WithConcurrency: partitions at once
+	DefaultRetries        = transport.DefaultRetries // WithRetries
+	DefaultBackoff        = transport.DefaultBackoff // WithRetries
+	DefaultProduceTimeout = 5 * time.Second          // WithProduceTimeout
 	defaultPollRecords    = 1000
-	maxBackoff            = 5 * time.Second
 	// headroom is what a record may carry besides its payload (headers,
 	// framing): the producer's batch limit is the payload limit plus this.
 	headroom = 64 << 10
@@ -82,13 +81,8 @@ func newServerOptions(opts []ServerOption) serverOptions {
 		common:         common{max: micro.DefaultMaxMessageSize},
 		concurrency:    DefaultConcurrency,
 		pollRecords:    defaultPollRecords,
-		retries:        DefaultRetries,
-		backoff:        DefaultBackoff,
+		retry:          transport.DefaultRetryPolicy(),
 		produceTimeout: DefaultProduceTimeout,
-		retryable: map[micro.Code]bool{
-			micro.Unavailable: true, micro.ResourceExhausted: true,
-			micro.Aborted: true, micro.DeadlineExceeded: true,
-		},
 	}
 	for _, opt := range opts {
 		opt.applyServer(&o)
@@ -164,28 +158,24 @@ func WithConcurrency(n int) ServerOption {
 
 // WithRetries sets how often a Server retries a record whose handler failed
 // with a retryable code, and the backoff before the first retry, doubled for
-// each next one up to 5s. The default is DefaultRetries after
-// DefaultBackoff; WithRetries(0, 0) turns retries off. A retry is made only
-// if its backoff ends before the caller's deadline; otherwise the caller
-// gets the handler's last error at once. Retries hold up the record's
-// partition (and a rebalance of it) for their whole duration, so keep them
-// well under the group's rebalance timeout (kgo.RebalanceTimeout, 60s by
-// default).
+// each next one up to 5s (transport.MaxBackoff). The default is
+// DefaultRetries after DefaultBackoff; WithRetries(0, 0) turns retries off.
+// A retry is made only if its backoff ends before the caller's deadline;
+// otherwise the caller gets the handler's last error at once. Retries hold
+// up the record's partition (and a rebalance of it) for their whole
+// duration, so keep them well under the group's rebalance timeout
+// (kgo.RebalanceTimeout, 60s by default).
 func WithRetries(n int, backoff time.Duration) ServerOption {
-	return serverOption(func(o *serverOptions) { o.retries, o.backoff = max(n, 0), max(backoff, 0) })
+	return serverOption(func(o *serverOptions) { o.retry.Retries, o.retry.Backoff = max(n, 0), max(backoff, 0) })
 }
 
-// WithRetryableCodes sets the handler error codes that a Server retries.
-// The default is Unavailable, ResourceExhausted, Aborted and
-// DeadlineExceeded. A record past its own deadline, or one refused before
-// its handler ran (malformed, over the size limit), is never retried.
+// WithRetryableCodes sets the handler error codes that a Server retries;
+// none turns retries off. The default is transport.DefaultRetryableCodes:
+// Unavailable, ResourceExhausted, Aborted and DeadlineExceeded. A record
+// past its own deadline, or one refused before its handler ran
+// (malformed, over the size limit), is never retried.
 func WithRetryableCodes(codes ...micro.Code) ServerOption {
-	return serverOption(func(o *serverOptions) {
-		o.retryable = make(map[micro.Code]bool, len(codes))
-		for _, c := range codes {
-			o.retryable[c] = true
-		}
-	})
+	return serverOption(func(o *serverOptions) { o.retry.Codes = slices.Clone(codes) })
 }
 
 // WithDeadLetterTopic sets the topic to which a Server produces a record
@@ -229,16 +219,6 @@ func WithProduceTimeout(d time.Duration) ServerOption {
 // deletes at Close.
 func WithReplyTopic(topic string) ClientOption {
 	return clientOption(func(o *clientOptions) { o.replyTopic = topic })
-}
-
-// backoffFor returns the backoff before retry number attempt+1: the
-// backoff doubled attempt times, at most maxBackoff.
-func (o *serverOptions) backoffFor(attempt int) time.Duration {
-	d := o.backoff
-	for ; attempt > 0 && d < maxBackoff; attempt-- {
-		d *= 2
-	}
-	return min(d, maxBackoff)
 }
 
 // kgoOptions returns the options common to the server's and the client's
