@@ -134,8 +134,9 @@ func checkPrefix(prefix string) (string, error) {
 // limit before reading it, reads any other through http.MaxBytesReader, and
 // checks replies before sending. The default is
 // micro.DefaultMaxMessageSize (4 MiB).
+// A value of zero or less means the default.
 func WithMaxMessageSize(n int) Option {
-	return sharedOption(func(c *common) { c.max = n })
+	return sharedOption(func(c *common) { c.max = sizeOrDefault(n) })
 }
 
 // WithTLS serves or calls over HTTPS with cfg, which must not be modified
@@ -260,4 +261,12 @@ func WithRouteListing(on bool) ServerOption {
 // rt, set TLS on rt: NewClient refuses WithTLS beside it.
 func WithRoundTripper(rt http.RoundTripper) ClientOption {
 	return clientOption(func(c *clientConfig) { c.rt = rt })
+}
+
+// sizeOrDefault is n, or micro.DefaultMaxMessageSize for n <= 0.
+func sizeOrDefault(n int) int {
+	if n <= 0 {
+		return micro.DefaultMaxMessageSize
+	}
+	return n
 }

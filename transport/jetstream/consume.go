@@ -227,9 +227,11 @@ func (s *Server) fail(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, rep 
 }
 
 // retryable reports whether a failed message is redelivered: a retryable
-// code, redeliveries left, and its deadline, if any, not passed.
+// code, redeliveries left, its deadline, if any, not passed, and a message
+// the server could serve at all (not over the size limit, which no retry
+// changes).
 func (s *Server) retryable(in *incoming, e *micro.Error, meta *natsjs.MsgMetadata) bool {
-	return in.req.Err == nil && s.o.retry.Retry(int(meta.NumDelivered)-1, e.Code) &&
+	return in.req.Err == nil && len(in.req.Body) <= s.o.max && s.o.retry.Retry(int(meta.NumDelivered)-1, e.Code) &&
 		(in.req.Deadline.IsZero() || time.Now().Before(in.req.Deadline))
 }
 
@@ -260,6 +262,9 @@ func (s *Server) reply(in *incoming, rep transport.Reply) {
 // dead-letter subject and waits for JetStream's acknowledgement, or logs
 // it if there is none. A dead letter that cannot be published is logged:
 // the message is terminated either way, so that it cannot loop.
+// hdrDeliveries on a dead letter says how often the message was delivered.
+const hdrDeliveries = "Micro-Deliveries"
+
 func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Error) {
 	attrs := []any{"subject", m.Subject(), "stream", meta.Stream, "sequence", meta.Sequence.Stream,
 		"deliveries", meta.NumDelivered, "code", e.Code.String(), "err", e.Message}
@@ -278,6 +283,7 @@ func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Err
 	dl.Header[hdrSubject] = []string{m.Subject()}
 	dl.Header[hdrStream] = []string{meta.Stream}
 	dl.Header[hdrSequence] = []string{seq}
+	dl.Header[hdrDeliveries] = []string{strconv.FormatUint(meta.NumDelivered, 10)}
 	// The id makes a second dead letter of the same message (terminated
 	// once, redelivered before the Term arrived) a duplicate.
 	if _, err := s.js.PublishMsg(context.Background(), dl, natsjs.WithMsgID(meta.Stream+"."+seq)); err != nil {

@@ -152,7 +152,8 @@ func WithPrefix(prefix string) Option { return both(func(o *common) { o.prefix =
 // NATS server's max_payload (1 MiB unless configured) and the stream's
 // max_msg_size also bound a message, headers included; a message over
 // either is ResourceExhausted too.
-func WithMaxMessageSize(n int) Option { return both(func(o *common) { o.max = n }) }
+// A value of zero or less means the default.
+func WithMaxMessageSize(n int) Option { return both(func(o *common) { o.max = sizeOrDefault(n) }) }
 
 // WithLogger sets the Server's logger: messages that failed for good,
 // dead letters, replies and acknowledgements that could not be sent. The
@@ -290,4 +291,12 @@ func WithDeadLetterSubject(subject string) ServerOption {
 // it keeps.
 func WithStrictOrder() ServerOption {
 	return serverOnly(func(o *serverOptions) { o.strictOrder = true })
+}
+
+// sizeOrDefault is n, or micro.DefaultMaxMessageSize for n <= 0.
+func sizeOrDefault(n int) int {
+	if n <= 0 {
+		return micro.DefaultMaxMessageSize
+	}
+	return n
 }

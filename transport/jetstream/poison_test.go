@@ -162,3 +162,42 @@ func waitRun(t *testing.T, ch chan string) {
 		t.Fatal("handler not run")
 	}
 }
+
+// TestOversizeNotRetried sends a message over the server's size limit: it
+// is dead-lettered as ResourceExhausted at once, never redelivered, since
+// no retry changes its size.
+func TestOversizeNotRetried(t *testing.T) {
+	ns := startJS(t)
+	prefix := newPrefix()
+	dlq := "dead." + prefix
+	letters, _ := deadLetters(t, ns, dlq)
+	ran := make(chan struct{}, 1)
+	mux := micro.NewMux()
+	mux.HandleFunc("p", "work", func(context.Context, []byte) ([]byte, error) { ran <- struct{}{}; return nil, nil })
+	stop := running(t, jetstream.NewServer(mux, jetstream.WithURL(ns.URL()), jetstream.WithDurable("test"), jetstream.WithCreateStream(),
+		jetstream.WithPrefix(prefix), jetstream.WithRetries(2, 10*time.Millisecond), jetstream.WithDeadLetterSubject(dlq),
+		jetstream.WithMaxMessageSize(64)))
+	c := newClient(t, ns, jetstream.WithPrefix(prefix))
+	if err := c.Send(t.Context(), "p", "work", make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	m := receive(t, letters, "dead letter")
+	if got := m.Header.Get("Nats-Service-Error-Code"); got != "8" {
+		t.Fatalf("dead letter code %q, want 8 (ResourceExhausted)", got)
+	}
+	if got := m.Header.Get("Micro-Deliveries"); got != "1" {
+		t.Fatalf("the oversized message was delivered %s times, want once", got)
+	}
+	if stopErr, startErr := stop(10 * time.Second); stopErr != nil || startErr != nil {
+		t.Fatalf("Stop = %v, Start = %v", stopErr, startErr)
+	}
+	_, js := connect(t, ns)
+	if info := consumerInfo(t, js, prefix+"_p"); info.NumRedelivered != 0 {
+		t.Fatalf("the oversized message was redelivered (%d)", info.NumRedelivered)
+	}
+	select {
+	case <-ran:
+		t.Fatal("the handler ran for an oversized message")
+	default:
+	}
+}

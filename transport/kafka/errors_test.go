@@ -180,3 +180,14 @@ func TestDeadLetterTopicIsANamespace(t *testing.T) {
 		t.Fatalf("Call = %q, %v", resp, err)
 	}
 }
+
+// TestZeroSizeLimitIsDefault: WithMaxMessageSize(0) means the default
+// limit, on both sides, not a limit of zero bytes.
+func TestZeroSizeLimitIsDefault(t *testing.T) {
+	c := kafkatest.Start(t)
+	serve(t, echoMux(), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("g"),
+		kafka.WithCreateTopics(1), kafka.WithMaxMessageSize(0))
+	if resp, err := newClient(t, c, kafka.WithMaxMessageSize(-1)).Call(t.Context(), "work", "echo", []byte("hi")); err != nil || string(resp) != "hi" {
+		t.Fatalf("Call = %q, %v", resp, err)
+	}
+}

@@ -133,7 +133,10 @@ func WithTopicPrefix(prefix string) Option {
 // (kgo.ProducerBatchMaxBytes) is set to n plus 64 KiB for headers, and the
 // brokers' message.max.bytes (or the topics' max.message.bytes) must allow
 // that much: Kafka's default, about 1 MiB, is less than the default here.
-func WithMaxMessageSize(n int) Option { return bothOption(func(o *common) { o.max = n }) }
+// A value of zero or less means the default.
+func WithMaxMessageSize(n int) Option {
+	return bothOption(func(o *common) { o.max = sizeOrDefault(n) })
+}
 
 // WithLogger sets the logger. Server: records that failed for good,
 // commits and rebalances; the default is the Service's logger
@@ -239,4 +242,12 @@ func (o *common) kgoOptions(defaults []kgo.Opt, pinned ...kgo.Opt) []kgo.Opt {
 	kopts = append(kopts, defaults...)
 	kopts = append(kopts, o.kopts...)
 	return append(kopts, pinned...)
+}
+
+// sizeOrDefault is n, or micro.DefaultMaxMessageSize for n <= 0.
+func sizeOrDefault(n int) int {
+	if n <= 0 {
+		return micro.DefaultMaxMessageSize
+	}
+	return n
 }

@@ -116,7 +116,10 @@ func WithPrefix(prefix string) Option { return bothOption(func(o *options) { o.p
 // NATS server's max_payload (1 MiB unless configured; nats.Conn.MaxPayload)
 // also bounds a message, headers included, and a message over it is
 // ResourceExhausted too.
-func WithMaxMessageSize(n int) Option { return bothOption(func(o *options) { o.maxSize = n }) }
+// A value of zero or less means the default.
+func WithMaxMessageSize(n int) Option {
+	return bothOption(func(o *options) { o.maxSize = sizeOrDefault(n) })
+}
 
 // WithQueueGroup sets the queue group the Server subscribes in (the queue
 // argument of nats.Conn.QueueSubscribe); instances in the same group share
@@ -160,4 +163,12 @@ func WithServiceName(name string) ServerOption {
 // semantic version, or Start fails; the default is "0.0.0".
 func WithServiceVersion(v string) ServerOption {
 	return serverOption(func(o *serverOptions) { o.version = v })
+}
+
+// sizeOrDefault is n, or micro.DefaultMaxMessageSize for n <= 0.
+func sizeOrDefault(n int) int {
+	if n <= 0 {
+		return micro.DefaultMaxMessageSize
+	}
+	return n
 }
