@@ -5,7 +5,8 @@
 // Request and reply bytes are copied, so neither side can alias the other's
 // buffer; headers and the caller's deadline reach the handler's ctx, and so
 // does the caller's cancellation; errors come back as *micro.Error with code
-// and message intact, and no cause.
+// and message intact, and no cause. Routes registered on the Mux after
+// Start are served at once.
 package inproc
 
 import (
