@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -19,8 +20,8 @@ import (
 // services. It is safe for concurrent use. All Calls share one
 // subscription to the client's reply subjects.
 type Client struct {
-	nc     *natsgo.Conn
-	owned  bool
+	conn   *natsconn.Conn
+	nc     *natsgo.Conn // conn.NC
 	js     natsjs.JetStream
 	o      clientOptions
 	closed atomic.Bool
@@ -41,21 +42,19 @@ var discard = slog.New(slog.DiscardHandler)
 // server is Unavailable, bad credentials Unauthenticated.
 func NewClient(opts ...ClientOption) (*Client, error) {
 	o := newClientOptions(opts)
-	if !validPrefix(o.prefix) {
-		return nil, micro.Errorf(micro.InvalidArgument, "jetstream: invalid prefix %q (want dot-separated tokens of [A-Za-z0-9_-]+)", o.prefix)
+	if err := natsconn.CheckPrefix("jetstream", o.prefix); err != nil {
+		return nil, err
 	}
-	nc, owned, err := o.connect(context.Background(), "micro jetstream client", discard)
+	conn, err := o.conn.Connect(context.Background(), "jetstream", "micro jetstream client", errorHandler(discard))
 	if err != nil {
 		return nil, err
 	}
-	js, err := natsjs.New(nc, o.jsOpts...)
+	js, err := natsjs.New(conn.NC, o.jsOpts...)
 	if err != nil {
-		if owned {
-			nc.Close()
-		}
+		conn.Close()
 		return nil, micro.Errorf(micro.InvalidArgument, "jetstream: %w", err)
 	}
-	return &Client{nc: nc, owned: owned, js: js, o: o, waiting: map[string]chan *natsgo.Msg{}}, nil
+	return &Client{conn: conn, nc: conn.NC, js: js, o: o, waiting: map[string]chan *natsgo.Msg{}}, nil
 }
 
 // msgIDKey is the context key of WithMsgID.
@@ -91,7 +90,7 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	m := c.message(namespace, service, header, req, 2)
-	m.Header[hdrDeadline] = []string{transport.FormatDeadline(deadline)}
+	m.Header[natsconn.HeaderDeadline] = []string{transport.FormatDeadline(deadline)}
 	to, ch, err := c.await()
 	if err != nil {
 		return nil, err
@@ -104,7 +103,7 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	select {
 	case r := <-ch:
 		transport.CopyReplyHeader(replyHeader, userHeaders(r.Header))
-		if e := errorFrom(r.Header); e != nil || len(r.Data) <= c.o.max {
+		if e := natsconn.ReadError(r.Header); e != nil || len(r.Data) <= c.o.max {
 			return transport.Result(r.Data, e)
 		}
 		return nil, micro.Errorf(micro.ResourceExhausted, "jetstream: reply of %d bytes exceeds the limit of %d", len(r.Data), c.o.max)
@@ -138,9 +137,7 @@ func (c *Client) Close() error {
 		_ = c.sub.Unsubscribe()
 	}
 	c.mu.Unlock()
-	if c.owned {
-		c.nc.Close()
-	}
+	c.conn.Close()
 	return nil
 }
 
@@ -153,7 +150,7 @@ func (c *Client) prepare(ctx context.Context, namespace, service string, body []
 
 // message builds the message of a request, with room for extra headers.
 func (c *Client) message(namespace, service string, header micro.Header, body []byte, extra int) *natsgo.Msg {
-	m := &natsgo.Msg{Subject: subject(c.o.prefix, namespace, service), Data: body}
+	m := &natsgo.Msg{Subject: natsconn.Subject(c.o.prefix, namespace, service), Data: body}
 	if len(header)+extra > 0 {
 		m.Header = make(natsgo.Header, len(header)+extra+1)
 	}

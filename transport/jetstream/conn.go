@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -12,53 +11,16 @@ import (
 	"github.com/dancinggopher/micro"
 )
 
-// connect returns the WithConn connection, or dials one that reports its
-// asynchronous errors to log rather than to stderr; owned reports whether
-// the caller must close it. ctx bounds the dial: if it ends first, the
-// connection is closed once it arrives.
-func (o *common) connect(ctx context.Context, name string, log *slog.Logger) (nc *natsgo.Conn, owned bool, err error) {
-	if o.conn != nil {
-		if o.conn.IsClosed() {
-			return nil, false, micro.Errorf(micro.Unavailable, "jetstream: the connection given with WithConn is closed")
+// errorHandler makes a dialled connection report its asynchronous errors
+// to log rather than to stderr; WithConnOptions can override it.
+func errorHandler(log *slog.Logger) natsgo.Option {
+	return natsgo.ErrorHandler(func(_ *natsgo.Conn, sub *natsgo.Subscription, err error) {
+		if sub != nil {
+			log.Warn("jetstream: connection error", "subject", sub.Subject, "err", err)
+		} else {
+			log.Warn("jetstream: connection error", "err", err)
 		}
-		return o.conn, false, nil
-	}
-	opts := append([]natsgo.Option{natsgo.Name(name), natsgo.MaxReconnects(-1),
-		natsgo.ErrorHandler(func(_ *natsgo.Conn, sub *natsgo.Subscription, err error) {
-			if sub != nil {
-				log.Warn("jetstream: connection error", "subject", sub.Subject, "err", err)
-			} else {
-				log.Warn("jetstream: connection error", "err", err)
-			}
-		}),
-	}, o.connOpts...)
-	type result struct {
-		nc  *natsgo.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		nc, err := natsgo.Connect(o.url, opts...)
-		ch <- result{nc, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			code := micro.Unavailable
-			if errors.Is(r.err, natsgo.ErrAuthorization) || errors.Is(r.err, natsgo.ErrAuthExpired) || errors.Is(r.err, natsgo.ErrAuthRevoked) {
-				code = micro.Unauthenticated
-			}
-			return nil, false, micro.Errorf(code, "jetstream: connect %s: %w", o.url, r.err)
-		}
-		return r.nc, true, nil
-	case <-ctx.Done():
-		go func() {
-			if r := <-ch; r.nc != nil {
-				r.nc.Close()
-			}
-		}()
-		return nil, false, micro.Errorf(micro.CodeOf(ctx.Err()), "jetstream: connect %s: %w", o.url, ctx.Err())
-	}
+	})
 }
 
 // publishError types a failed JetStream publish of subject.
@@ -87,15 +49,4 @@ func publishError(subject string, err error) error {
 		code = micro.ResourceExhausted
 	}
 	return micro.Errorf(code, "jetstream: publish %s: %w", subject, err)
-}
-
-// flush waits until the NATS server has processed what nc sent, bounded by
-// ctx and, if ctx has no deadline, by 10 s.
-func flush(ctx context.Context, nc *natsgo.Conn) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-	}
-	return nc.FlushWithContext(ctx)
 }

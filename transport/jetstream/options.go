@@ -9,6 +9,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -43,12 +44,10 @@ const (
 
 // common are the settings of both sides.
 type common struct {
-	conn     *natsgo.Conn
-	url      string
-	connOpts []natsgo.Option
-	jsOpts   []natsjs.JetStreamOpt
-	prefix   string
-	max      int
+	conn   natsconn.Config
+	jsOpts []natsjs.JetStreamOpt
+	prefix string
+	max    int
 }
 
 type serverOptions struct {
@@ -74,7 +73,7 @@ type clientOptions struct {
 }
 
 func newCommon() common {
-	return common{url: natsgo.DefaultURL, max: micro.DefaultMaxMessageSize}
+	return common{conn: natsconn.Config{URL: natsgo.DefaultURL}, max: micro.DefaultMaxMessageSize}
 }
 
 func newServerOptions(opts []ServerOption) serverOptions {
@@ -119,18 +118,18 @@ func (f serverOnly) applyServer(o *serverOptions) { f(o) }
 // WithConn makes the Server or Client use nc, an open connection, instead
 // of dialling its own. The caller keeps ownership: Stop and Close never
 // close nc. WithURL and WithConnOptions are then ignored.
-func WithConn(nc *natsgo.Conn) Option { return both(func(o *common) { o.conn = nc }) }
+func WithConn(nc *natsgo.Conn) Option { return both(func(o *common) { o.conn.Conn = nc }) }
 
 // WithURL sets the NATS server URL, or a comma-separated list of them, to
 // dial; the default is nats.DefaultURL ("nats://127.0.0.1:4222").
-func WithURL(url string) Option { return both(func(o *common) { o.url = url }) }
+func WithURL(url string) Option { return both(func(o *common) { o.conn.URL = url }) }
 
 // WithConnOptions passes options to nats.Connect when the Server or Client
 // dials its own connection: TLS, credentials, reconnect policy. They apply
 // after the transport's defaults (a connection name, unlimited
 // reconnects), so they can override them.
 func WithConnOptions(opts ...natsgo.Option) Option {
-	return both(func(o *common) { o.connOpts = append(o.connOpts, opts...) })
+	return both(func(o *common) { o.conn.Options = append(o.conn.Options, opts...) })
 }
 
 // WithJetStreamOptions passes options to jetstream.New: a JetStream domain

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/internal/lifecycle"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -30,12 +31,12 @@ type Server struct {
 	d   transport.Dispatcher
 
 	// Set by setup, read-only after.
-	nc        *natsgo.Conn
-	owned     bool
+	conn      *natsconn.Conn
+	nc        *natsgo.Conn // conn.NC
 	js        natsjs.JetStream
 	log       *slog.Logger
 	consumers []*consumer
-	status    chan natsgo.Status // CLOSED events of nc
+	closed    <-chan struct{} // closed once nc is closed for good
 
 	lost       chan error     // a consumer that cannot go on: ends serving
 	mu         sync.Mutex     // orders starting the pull loops before waiting for them
@@ -90,8 +91,8 @@ func (s *Server) Start(ctx context.Context) error { return s.Server.Start(ctx) }
 func (s *Server) Stop(ctx context.Context) error { return s.Server.Stop(ctx) }
 
 func (s *Server) setup(ctx context.Context) (err error) {
-	if !validPrefix(s.o.prefix) {
-		return micro.Errorf(micro.InvalidArgument, "jetstream: invalid prefix %q (want dot-separated tokens of [A-Za-z0-9_-]+)", s.o.prefix)
+	if err := natsconn.CheckPrefix("jetstream", s.o.prefix); err != nil {
+		return err
 	}
 	durable := s.o.durable
 	if durable == "" {
@@ -113,24 +114,24 @@ func (s *Server) setup(ctx context.Context) (err error) {
 	}
 	s.d.Logger = s.log
 
-	nc, owned, err := s.o.connect(ctx, "micro jetstream server "+durable, s.log)
+	conn, err := s.o.conn.Connect(ctx, "jetstream", "micro jetstream server "+durable, errorHandler(s.log))
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err != nil && owned {
-			nc.Close()
+		if err != nil {
+			conn.Close()
 		}
 	}()
-	js, err := natsjs.New(nc, s.o.jsOpts...)
+	js, err := natsjs.New(conn.NC, s.o.jsOpts...)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	s.nc, s.owned, s.js = nc, owned, js
+	s.conn, s.nc, s.js = conn, conn.NC, js
 
 	byStream := map[string]*consumer{}
 	for _, ns := range nss {
-		base := subject(s.o.prefix, ns, "")
+		base := natsconn.Subject(s.o.prefix, ns, "")
 		stream, err := s.stream(ctx, base+"*")
 		if err != nil {
 			return err
@@ -163,9 +164,7 @@ func (s *Server) setup(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	s.status = nc.StatusChanged(natsgo.CLOSED)
-	if nc.IsClosed() {
-		nc.RemoveStatusListener(s.status)
+	if s.closed = conn.Watch(); s.nc.IsClosed() {
 		return micro.Errorf(micro.Unavailable, "jetstream: connection closed during setup")
 	}
 	return nil
@@ -250,7 +249,7 @@ func (s *Server) serve(stop <-chan struct{}) error {
 	select {
 	case <-stop:
 		return nil
-	case <-s.status:
+	case <-s.closed:
 		return micro.Errorf(micro.Unavailable, "jetstream: connection closed while serving")
 	case err := <-s.lost:
 		return err
@@ -289,14 +288,6 @@ func (s *Server) stopPulls() {
 func (s *Server) release(ctx context.Context) error {
 	s.stopPulls()
 	s.loops.Wait() // a pull ends within fetchWait
-	if s.nc.IsConnected() {
-		if err := flush(ctx, s.nc); err != nil && ctx.Err() == nil {
-			s.log.Warn("jetstream: flush at stop", "err", err)
-		}
-	}
-	s.nc.RemoveStatusListener(s.status)
-	if s.owned {
-		s.nc.Close()
-	}
+	s.conn.Stop(ctx, s.log)
 	return nil
 }

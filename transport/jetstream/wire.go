@@ -8,21 +8,19 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
-// Header names of the wire. The error headers are those of the NATS
-// services protocol, as the NATS transport's, so that a reply reads the
-// same over core NATS and JetStream.
+// Header names of the wire beside natsconn's (Micro-Deadline and the NATS
+// services protocol's error headers, as the NATS transport's, so that a
+// reply reads the same over core NATS and JetStream).
 const (
-	hdrDeadline  = "Micro-Deadline"          // the caller's deadline, Unix milliseconds
-	hdrReplyTo   = "Micro-Reply-To"          // the core NATS subject a request's reply goes to
-	hdrErrorCode = "Nats-Service-Error-Code" // the micro.Code number
-	hdrError     = "Nats-Service-Error"      // the error message, escaped
-	hdrMsgID     = "Nats-Msg-Id"             // JetStream's duplicate detection
-	hdrSubject   = "Micro-Subject"           // dead letters: the subject the message was published to
-	hdrStream    = "Micro-Stream"            // dead letters: the stream it came from
-	hdrSequence  = "Micro-Sequence"          // dead letters: its sequence in that stream
+	hdrReplyTo  = "Micro-Reply-To" // the core NATS subject a request's reply goes to
+	hdrMsgID    = "Nats-Msg-Id"    // JetStream's duplicate detection
+	hdrSubject  = "Micro-Subject"  // dead letters: the subject the message was published to
+	hdrStream   = "Micro-Stream"   // dead letters: the stream it came from
+	hdrSequence = "Micro-Sequence" // dead letters: its sequence in that stream
 )
 
 // incoming is a message as the server reads it.
@@ -45,7 +43,7 @@ func parse(ns, service string, h natsgo.Header, data []byte) incoming {
 	// on map iteration.
 	for _, k := range slices.Sorted(maps.Keys(h)) {
 		switch vs := h[k]; {
-		case strings.EqualFold(k, hdrDeadline):
+		case strings.EqualFold(k, natsconn.HeaderDeadline):
 			deadlines = append(deadlines, vs...)
 		case strings.EqualFold(k, hdrReplyTo):
 			replies = append(replies, vs...)
@@ -71,14 +69,14 @@ func parse(ns, service string, h natsgo.Header, data []byte) incoming {
 	switch len(deadlines) {
 	case 0:
 	case 1:
-		d, err := transport.ParseDeadline(hdrDeadline, deadlines[0])
+		d, err := transport.ParseDeadline(natsconn.HeaderDeadline, deadlines[0])
 		if err != nil && in.req.Err == nil {
 			in.req.Err = err
 		}
 		in.req.Deadline = d
 	default:
 		if in.req.Err == nil {
-			in.req.Err = transport.DuplicateHeader(hdrDeadline)
+			in.req.Err = transport.DuplicateHeader(natsconn.HeaderDeadline)
 		}
 	}
 	return in
@@ -96,28 +94,6 @@ func validSubject(s string) bool {
 		}
 	}
 	return true
-}
-
-// validPrefix reports whether p is empty or dot-separated tokens of
-// [A-Za-z0-9_-]+.
-func validPrefix(p string) bool {
-	if p == "" {
-		return true
-	}
-	for tok := range strings.SplitSeq(p, ".") {
-		if !transport.ValidName(tok) {
-			return false
-		}
-	}
-	return true
-}
-
-// subject returns the subject of a route, "[prefix.]namespace.service".
-func subject(prefix, namespace, service string) string {
-	if prefix == "" {
-		return namespace + "." + service
-	}
-	return prefix + "." + namespace + "." + service
 }
 
 // streamName returns the name of the stream Start creates for subjects:
@@ -144,26 +120,8 @@ func replyMsg(to string, rep transport.Reply) *natsgo.Msg {
 	return m
 }
 
-// setError puts e in h as the services protocol's error headers; the
-// message is escaped so that any byte crosses.
-func setError(h natsgo.Header, e *micro.Error) {
-	code, msg := transport.WireError(e)
-	h[hdrErrorCode] = []string{code}
-	h[hdrError] = []string{transport.EscapeValue(msg)}
-}
-
-// errorFrom returns the error a reply's headers carry, or nil.
-func errorFrom(h natsgo.Header) *micro.Error {
-	code := h[hdrErrorCode]
-	if len(code) == 0 {
-		return nil
-	}
-	var msg string
-	if vs := h[hdrError]; len(vs) > 0 {
-		msg = vs[0]
-	}
-	return transport.ParseError(code[0], transport.UnescapeValue(msg))
-}
+// setError puts e in h as the services protocol's error headers.
+var setError = natsconn.WriteError
 
 // userHeaders returns the user headers of a reply.
 func userHeaders(h natsgo.Header) micro.Header {

@@ -8,6 +8,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -15,8 +16,8 @@ import (
 // NATS. It is safe for concurrent use. All Calls share the connection's one
 // response subscription.
 type Client struct {
-	nc     *natsgo.Conn
-	owned  bool
+	conn   *natsconn.Conn
+	nc     *natsgo.Conn // conn.NC
 	o      clientOptions
 	closed atomic.Bool
 }
@@ -30,14 +31,14 @@ var _ micro.Client = (*Client)(nil)
 // invalid WithPrefix InvalidArgument without dialling.
 func NewClient(opts ...ClientOption) (*Client, error) {
 	o := newClientOptions(opts)
-	if err := checkPrefix(o.prefix); err != nil {
+	if err := natsconn.CheckPrefix("nats", o.prefix); err != nil {
 		return nil, err
 	}
-	nc, owned, err := o.connect(context.Background(), "micro client")
+	conn, err := o.conn.Connect(context.Background(), "nats", "micro client")
 	if err != nil {
 		return nil, err
 	}
-	return &Client{nc: nc, owned: owned, o: o}, nil
+	return &Client{conn: conn, nc: conn.NC, o: o}, nil
 }
 
 // Call sends req to "[prefix.]namespace.service" with ctx's headers and its
@@ -66,7 +67,7 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	if m.Header == nil {
 		m.Header = make(natsgo.Header, 1)
 	}
-	m.Header[hdrDeadline] = []string{transport.FormatDeadline(deadline)}
+	m.Header[natsconn.HeaderDeadline] = []string{transport.FormatDeadline(deadline)}
 
 	resp, err := c.nc.RequestMsgWithContext(ctx, m)
 	if err != nil {
@@ -74,7 +75,7 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	}
 	header, _ := readHeader(resp.Header)
 	transport.CopyReplyHeader(replyHeader, header)
-	e := readError(resp.Header)
+	e := natsconn.ReadError(resp.Header)
 	if e == nil && len(resp.Data) > c.o.maxSize {
 		e = micro.Errorf(micro.ResourceExhausted, "reply of %d bytes exceeds the limit of %d", len(resp.Data), c.o.maxSize)
 	}
@@ -101,10 +102,9 @@ func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte
 // the connection, flushes and closes it; a WithConn connection stays open.
 // Calls in flight on a dialled connection fail with Unavailable.
 func (c *Client) Close() error {
-	if c.closed.Swap(true) || !c.owned {
-		return nil
+	if !c.closed.Swap(true) {
+		c.conn.Close()
 	}
-	c.nc.Close() // flushes what is buffered first
 	return nil
 }
 
@@ -118,7 +118,7 @@ func (c *Client) message(ctx context.Context, namespace, service string, data []
 	if err != nil {
 		return nil, nil, err
 	}
-	m = &natsgo.Msg{Subject: subject(c.o.prefix, namespace, service), Data: data}
+	m = &natsgo.Msg{Subject: natsconn.Subject(c.o.prefix, namespace, service), Data: data}
 	writeHeader(m, header)
 	return m, reply, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -51,7 +52,7 @@ func newDiscovery(name, version, prefix, queueGroup string, routes []micro.Route
 	for _, r := range routes {
 		e := &endpoint{info: natsmicro.EndpointInfo{
 			Name:       r.Service,
-			Subject:    subject(prefix, r.Namespace, r.Service),
+			Subject:    natsconn.Subject(prefix, r.Namespace, r.Service),
 			QueueGroup: queueGroup,
 			Metadata:   map[string]string{"namespace": r.Namespace},
 		}}

@@ -7,6 +7,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -24,9 +25,9 @@ func FuzzWire(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, value, code, message, deadline string) {
 		h := natsgo.Header{}
 		h.Set(key, value)
-		h[hdrErrorCode] = []string{code}
-		h[hdrError] = []string{transport.EscapeValue(message)}
-		h[hdrDeadline] = []string{deadline}
+		h[natsconn.HeaderErrorCode] = []string{code}
+		h[natsconn.HeaderError] = []string{transport.EscapeValue(message)}
+		h[natsconn.HeaderDeadline] = []string{deadline}
 
 		r := readRequest("ns", "svc", &natsgo.Msg{Header: h})
 		for k := range r.Header {
@@ -37,9 +38,9 @@ func FuzzWire(f *testing.F) {
 		if r.Err != nil && micro.CodeOf(r.Err) != micro.InvalidArgument {
 			t.Fatalf("readRequest(deadline %q, %q) = %v", deadline, key, r.Err)
 		}
-		e := readError(h)
+		e := natsconn.ReadError(h)
 		if e == nil || e.Code == micro.OK || e.Code > micro.Unauthenticated {
-			t.Fatalf("readError(code %q) = %v, want a failure code", code, e)
+			t.Fatalf("ReadError(code %q) = %v, want a failure code", code, e)
 		}
 		if want := transport.ParseError(code, message); e.Message != want.Message {
 			t.Fatalf("readError message = %q, want %q", e.Message, want.Message)

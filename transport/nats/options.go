@@ -6,6 +6,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 )
 
 // DefaultQueueGroup is the queue group a Server subscribes in unless
@@ -31,11 +32,9 @@ type Option interface {
 
 // options are the settings both sides have.
 type options struct {
-	conn     *natsgo.Conn
-	url      string
-	connOpts []natsgo.Option
-	prefix   string
-	maxSize  int
+	conn    natsconn.Config
+	prefix  string
+	maxSize int
 }
 
 type serverOptions struct {
@@ -52,7 +51,7 @@ type clientOptions struct {
 }
 
 func defaults() options {
-	return options{url: natsgo.DefaultURL, maxSize: micro.DefaultMaxMessageSize}
+	return options{conn: natsconn.Config{URL: natsgo.DefaultURL}, maxSize: micro.DefaultMaxMessageSize}
 }
 
 func newServerOptions(opts []ServerOption) serverOptions {
@@ -83,12 +82,12 @@ func (f serverOption) applyServer(o *serverOptions) { f(o) }
 // WithConn makes the Server or Client use nc, an open connection, instead of
 // dialling its own. The caller keeps ownership: Stop and Close never close
 // nc, and WithURL and WithConnOptions are ignored. The default is to dial.
-func WithConn(nc *natsgo.Conn) Option { return bothOption(func(o *options) { o.conn = nc }) }
+func WithConn(nc *natsgo.Conn) Option { return bothOption(func(o *options) { o.conn.Conn = nc }) }
 
 // WithURL sets the NATS server URL, or a comma-separated list of them, that
 // the Server or Client dials: the url argument of nats.Connect. The default
 // is nats.DefaultURL ("nats://127.0.0.1:4222").
-func WithURL(url string) Option { return bothOption(func(o *options) { o.url = url }) }
+func WithURL(url string) Option { return bothOption(func(o *options) { o.conn.URL = url }) }
 
 // WithConnOptions passes options to nats.Connect when the Server or Client
 // dials its own connection: TLS (nats.Secure, nats.RootCAs), credentials
@@ -98,7 +97,7 @@ func WithURL(url string) Option { return bothOption(func(o *options) { o.url = u
 // and nats.MaxReconnects(-1), so they can override them. The default is
 // none.
 func WithConnOptions(opts ...natsgo.Option) Option {
-	return bothOption(func(o *options) { o.connOpts = append(o.connOpts, opts...) })
+	return bothOption(func(o *options) { o.conn.Options = append(o.conn.Options, opts...) })
 }
 
 // WithPrefix puts prefix and a dot in front of every subject, so a route is

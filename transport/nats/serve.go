@@ -7,13 +7,14 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
 // subscribeNamespace serves every service of ns from one queue subscription
 // on "[prefix.]ns.*"; the Mux answers NotFound for a service it lacks.
 func (s *Server) subscribeNamespace(ns string) (*natsgo.Subscription, error) {
-	base := subject(s.o.prefix, ns, "")
+	base := natsconn.Subject(s.o.prefix, ns, "")
 	sub, err := s.nc.QueueSubscribe(base+"*", s.o.queueGroup, func(m *natsgo.Msg) {
 		s.receive(ns, m.Subject[len(base):], m)
 	})

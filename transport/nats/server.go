@@ -2,12 +2,12 @@ package nats
 
 import (
 	"context"
-	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/internal/lifecycle"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -26,12 +26,11 @@ type Server struct {
 	d   transport.Dispatcher
 
 	// Set by setup, before the first subscription; read-only after.
-	nc     *natsgo.Conn
-	owned  bool // nc was dialled by setup, so release closes it
+	conn   *natsconn.Conn
+	nc     *natsgo.Conn // conn.NC
 	subs   []*natsgo.Subscription
 	disc   *discovery
-	status chan natsgo.Status // CLOSED events of nc
-	closed chan struct{}      // closed once nc is closed for good
+	closed <-chan struct{} // closed once nc is closed for good
 }
 
 // NewServer returns a Server for mux. It connects and serves once Start is
@@ -71,7 +70,7 @@ func (s *Server) Stop(ctx context.Context) error { return s.Server.Stop(ctx) }
 
 // setup connects and subscribes; on failure it releases what it acquired.
 func (s *Server) setup(ctx context.Context) error {
-	if err := checkPrefix(s.o.prefix); err != nil {
+	if err := natsconn.CheckPrefix("nats", s.o.prefix); err != nil {
 		return err
 	}
 	name, err := s.o.serviceName(ctx)
@@ -81,10 +80,10 @@ func (s *Server) setup(ctx context.Context) error {
 	if s.d.Logger = s.o.log; s.d.Logger == nil {
 		s.d.Logger = transport.Logger(ctx)
 	}
-	if s.nc, s.owned, err = s.o.connect(ctx, name); err != nil {
+	if s.conn, err = s.o.conn.Connect(ctx, "nats", name); err != nil {
 		return err
 	}
-	s.watchClose()
+	s.nc, s.closed = s.conn.NC, s.conn.Watch()
 	s.disc = newDiscovery(name, s.o.version, s.o.prefix, s.o.queueGroup, s.mux.Routes())
 	err = s.disc.subscribe(s.nc)
 	for _, ns := range s.mux.Namespaces() {
@@ -97,7 +96,7 @@ func (s *Server) setup(ctx context.Context) error {
 		}
 	}
 	if err == nil {
-		if err = flush(ctx, s.nc); err != nil {
+		if err = natsconn.Flush(ctx, s.nc); err != nil {
 			err = micro.Errorf(micro.Unavailable, "nats: register subscriptions: %w", err)
 		}
 	}
@@ -107,24 +106,7 @@ func (s *Server) setup(ctx context.Context) error {
 	return err
 }
 
-// watchClose makes closed close when nc closes for good.
-func (s *Server) watchClose() {
-	s.status = s.nc.StatusChanged(natsgo.CLOSED)
-	s.closed = make(chan struct{})
-	go func(status <-chan natsgo.Status, closed chan<- struct{}) {
-		if _, ok := <-status; ok {
-			close(closed)
-		}
-	}(s.status, s.closed)
-	if s.nc.IsClosed() {
-		s.nc.RemoveStatusListener(s.status) // the watcher then returns
-		s.closed = closedChan
-	}
-}
-
 var cancelled = func() context.Context { c, cancel := context.WithCancel(context.Background()); cancel(); return c }()
-
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // serve serves until Stop, or until the connection is closed for good.
 func (s *Server) serve(stop <-chan struct{}) error {
@@ -188,25 +170,6 @@ func (s *Server) release(ctx context.Context) error {
 	for _, sub := range s.subs {
 		_ = sub.Unsubscribe() // a drained one is already gone
 	}
-	if s.nc.IsConnected() { // else replies wait in nats.go's reconnect buffer
-		if err := flush(ctx, s.nc); err != nil && ctx.Err() == nil {
-			s.d.Logger.Warn("nats: flush at stop", "err", err)
-		}
-	}
-	s.nc.RemoveStatusListener(s.status)
-	if s.owned {
-		s.nc.Close()
-	}
+	s.conn.Stop(ctx, s.d.Logger)
 	return nil
-}
-
-// flush waits until the NATS server has processed everything published on
-// nc, bounded by ctx and, if ctx has no deadline, by nats.go's usual 10 s.
-func flush(ctx context.Context, nc *natsgo.Conn) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-	}
-	return nc.FlushWithContext(ctx)
 }

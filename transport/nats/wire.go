@@ -7,16 +7,8 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
-)
-
-// Header names of the wire contract. The error headers are those of the NATS
-// services protocol, so that nats.go's micro clients and the nats CLI read
-// micro's errors.
-const (
-	hdrDeadline  = "Micro-Deadline"          // the caller's deadline, Unix milliseconds
-	hdrErrorCode = "Nats-Service-Error-Code" // the micro.Code number
-	hdrError     = "Nats-Service-Error"      // the message, transport.EscapeValue'd
 )
 
 // readRequest maps a request message of route (ns, service) to the
@@ -28,9 +20,9 @@ func readRequest(ns, service string, m *natsgo.Msg) *transport.Request {
 	switch len(deadline) {
 	case 0:
 	case 1:
-		r.Deadline, r.Err = transport.ParseDeadline(hdrDeadline, deadline[0])
+		r.Deadline, r.Err = transport.ParseDeadline(natsconn.HeaderDeadline, deadline[0])
 	default:
-		r.Err = transport.DuplicateHeader(hdrDeadline)
+		r.Err = transport.DuplicateHeader(natsconn.HeaderDeadline)
 	}
 	return r
 }
@@ -53,7 +45,7 @@ func readHeader(h natsgo.Header) (user micro.Header, deadline []string) {
 	for _, k := range keys {
 		switch {
 		case k == "Status" || k == "Description":
-		case strings.EqualFold(k, hdrDeadline):
+		case strings.EqualFold(k, natsconn.HeaderDeadline):
 			if deadline == nil {
 				deadline = h[k] // read, never written
 			} else {
@@ -87,28 +79,10 @@ func replyMsg(to string, r transport.Reply) *natsgo.Msg {
 	m := &natsgo.Msg{Subject: to, Data: r.Body}
 	writeHeader(m, r.Header)
 	if r.Err != nil {
-		writeError(m, r.Err)
+		if m.Header == nil {
+			m.Header = make(natsgo.Header, 2)
+		}
+		natsconn.WriteError(m.Header, r.Err)
 	}
 	return m
-}
-
-// writeError puts e on m as the services protocol's error headers. The
-// message is escaped, since NATS header values lose CR, LF and outer
-// spaces; ordinary text is unchanged.
-func writeError(m *natsgo.Msg, e *micro.Error) {
-	if m.Header == nil {
-		m.Header = make(natsgo.Header, 2)
-	}
-	code, msg := transport.WireError(e)
-	m.Header[hdrErrorCode] = []string{code}
-	m.Header[hdrError] = []string{transport.EscapeValue(msg)}
-}
-
-// readError returns the *micro.Error that a reply's headers carry, or nil.
-func readError(h natsgo.Header) *micro.Error {
-	code := h.Values(hdrErrorCode)
-	if len(code) == 0 {
-		return nil
-	}
-	return transport.ParseError(code[0], transport.UnescapeValue(h.Get(hdrError)))
 }
