@@ -163,7 +163,16 @@ func (s *Server) Start(ctx context.Context) error {
 
 	var serveErr error
 	if s.hooks.Serve != nil {
-		serveErr = s.hooks.Serve(s.stop)
+		// Serve may go on after Stop returned (gRPC's graceful stop waits
+		// for handlers Stop gave up on): Start returns with Stop, not
+		// with the medium.
+		served := make(chan error, 1)
+		go func() { served <- s.hooks.Serve(s.stop) }()
+		select {
+		case serveErr = <-served:
+		case <-s.firstReturn:
+			return nil
+		}
 	} else {
 		<-s.stop
 	}

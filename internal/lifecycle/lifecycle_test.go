@@ -222,3 +222,39 @@ func TestGateBound(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStartReturnsWithStop checks that Start returns once Stop has, even
+// while the medium's Serve still waits for a handler Stop gave up on.
+func TestStartReturnsWithStop(t *testing.T) {
+	handlerDone := make(chan struct{})
+	s := New("x", 0, Hooks{
+		Setup: noSetup,
+		Serve: func(stop <-chan struct{}) error {
+			<-stop
+			<-handlerDone // a graceful stop waiting for the handler
+			return nil
+		},
+	})
+	done := start(t, s)
+	if e := s.Gate().Enter(); e != nil {
+		t.Fatal(e)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop = %v", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Start = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start did not return with Stop while Serve still drained")
+	}
+	close(handlerDone)
+	s.Gate().Leave()
+	if err := s.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

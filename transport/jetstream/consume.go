@@ -13,6 +13,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/internal/natsconn"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -278,7 +279,7 @@ func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Err
 			dl.Header[k] = vs
 		}
 	}
-	setError(dl.Header, e)
+	natsconn.WriteError(dl.Header, e)
 	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
 	dl.Header[hdrSubject] = []string{m.Subject()}
 	dl.Header[hdrStream] = []string{meta.Stream}

@@ -115,13 +115,10 @@ func replyMsg(to string, rep transport.Reply) *natsgo.Msg {
 	}
 	if rep.Err != nil {
 		m.Data = nil
-		setError(m.Header, rep.Err)
+		natsconn.WriteError(m.Header, rep.Err)
 	}
 	return m
 }
-
-// setError puts e in h as the services protocol's error headers.
-var setError = natsconn.WriteError
 
 // userHeaders returns the user headers of a reply.
 func userHeaders(h natsgo.Header) micro.Header {
