@@ -275,7 +275,8 @@ func WithRetryableCodes(codes ...micro.Code) ServerOption {
 // one-way message that failed for good, awaiting JetStream's
 // acknowledgement: its data and headers (without JetStream's Nats-*
 // publish headers), plus Nats-Service-Error-Code, Nats-Service-Error and
-// Micro-Subject, Micro-Stream, Micro-Sequence naming where it came from.
+// Micro-Subject, Micro-Stream, Micro-Sequence naming where it came from, and
+// Micro-Deliveries, how often it was delivered.
 // A stream must hold the subject (see [WithCreateStream]), and it must not
 // be one the Server consumes. The subject is used as given, without the
 // prefix. The default is none: such messages are logged and terminated.
