@@ -39,7 +39,8 @@ var discard = slog.New(slog.DiscardHandler)
 // NewClient returns a Client on the WithConn connection, or dials one with
 // WithURL and WithConnOptions; dialling blocks until connected or failed
 // (nats.go's connect timeout, 2 s by default, per server). An unreachable
-// server is Unavailable, bad credentials Unauthenticated.
+// server is Unavailable, bad credentials Unauthenticated. As on core NATS,
+// the address is an option (WithURL or WithConn), not an argument.
 func NewClient(opts ...ClientOption) (*Client, error) {
 	o := newClientOptions(opts)
 	if err := natsconn.CheckPrefix("jetstream", o.prefix); err != nil {

@@ -51,7 +51,10 @@ var _ micro.Client = (*Client)(nil)
 
 // NewClient returns a Client. It does not wait for the brokers: the first
 // Send or Call does, and the first Call sets up the reply topic. It fails
-// only on invalid kgo options.
+// only on invalid kgo options. Unlike the gRPC and HTTP clients it takes
+// no target argument: a Kafka client is given a list of seed brokers
+// (WithBrokers, default 127.0.0.1:9092), or any kgo setting through
+// WithClientOptions.
 func NewClient(opts ...ClientOption) (*Client, error) {
 	o := newClientOptions(opts)
 	cl, err := kgo.NewClient(o.kgoOptions(nil)...)

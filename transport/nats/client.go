@@ -28,7 +28,10 @@ var _ micro.Client = (*Client)(nil)
 // WithURL and WithConnOptions. Dialling blocks until connected or failed
 // (nats.go's connect timeout, 2 s by default, per server); bad credentials
 // give an Unauthenticated error, an unreachable server Unavailable, an
-// invalid WithPrefix InvalidArgument without dialling.
+// invalid WithPrefix InvalidArgument without dialling. Unlike the gRPC and
+// HTTP clients it takes no target argument: a NATS client either dials a
+// URL (WithURL, default nats.DefaultURL) or shares a connection the
+// program already has (WithConn), so the address is an option.
 func NewClient(opts ...ClientOption) (*Client, error) {
 	o := newClientOptions(opts)
 	if err := natsconn.CheckPrefix("nats", o.prefix); err != nil {
