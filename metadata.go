@@ -2,6 +2,7 @@ package micro
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 
 	"github.com/dancinggopher/micro/internal/ctxkey"
@@ -98,6 +99,15 @@ type RequestInfo struct {
 	// is dropped. Its keys and values must keep to the header alphabet, or
 	// the call fails with Internal.
 	ReplyHeader Header
+	// Attrs describe the message as the medium delivered it, keyed by
+	// OpenTelemetry names where the semantic conventions have one: Kafka
+	// sets messaging.destination.partition.id, messaging.kafka.offset,
+	// messaging.consumer.group.name and micro.delivery.attempt (1 for the
+	// first attempt); JetStream its consumer, micro.jetstream.stream.sequence
+	// and micro.delivery.attempt. Set by the transport before the handler
+	// runs; a few per message, never a payload or header value; nil where
+	// the transport has none. Do not modify it.
+	Attrs []slog.Attr
 }
 
 // RequestInfoFrom returns the RequestInfo in ctx. Outside a transport's call

@@ -30,6 +30,10 @@ type Request struct {
 	// Caller, if not nil, is a context whose cancellation reaches the
 	// handler: the caller's own on inproc, the stream's on gRPC and HTTP.
 	Caller context.Context
+	// Attrs become the RequestInfo.Attrs: what the medium tells of the
+	// message (its partition and offset, its delivery attempt). Nil for
+	// none.
+	Attrs []slog.Attr
 	// Err, if not nil, is why the transport could not read the request (a
 	// malformed deadline, a header twice): it is answered without running
 	// a handler.
@@ -74,7 +78,7 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	}
 	ctx := &handlerCtx{base: base, deadline: req.Deadline, info: micro.RequestInfo{
 		Namespace: req.Namespace, Service: req.Service, Transport: d.Transport,
-		Header: req.Header, ReplyHeader: micro.Header{}, OneWay: req.OneWay,
+		Header: req.Header, ReplyHeader: micro.Header{}, OneWay: req.OneWay, Attrs: req.Attrs,
 	}}
 	if req.Caller != nil && req.Caller.Done() != nil {
 		ctx.caller = req.Caller

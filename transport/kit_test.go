@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -227,6 +228,28 @@ func TestDispatcher(t *testing.T) {
 	}
 	if r := d.Serve(base, &transport.Request{Err: transport.DuplicateHeader("micro-service")}); micro.CodeOf(r.Err) != micro.InvalidArgument {
 		t.Errorf("bad request = %v", r.Err)
+	}
+}
+
+// TestDispatcherAttrs checks that a Request's Attrs reach the handler's
+// RequestInfo as they are, and that none stay nil.
+func TestDispatcherAttrs(t *testing.T) {
+	m := micro.NewMux()
+	var got []slog.Attr
+	m.HandleFunc("t", "attrs", func(ctx context.Context, _ []byte) ([]byte, error) {
+		got = micro.RequestInfoFrom(ctx).Attrs
+		return nil, nil
+	})
+	d := &transport.Dispatcher{Mux: m, Transport: "test"}
+	attrs := []slog.Attr{slog.String("messaging.kafka.offset", "7"), slog.Int("micro.delivery.attempt", 2)}
+	if r := d.Serve(context.Background(), &transport.Request{Namespace: "t", Service: "attrs", Attrs: attrs}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if len(got) != len(attrs) || &got[0] != &attrs[0] {
+		t.Errorf("RequestInfo.Attrs = %v, want the Request's %v", got, attrs)
+	}
+	if r := d.Serve(context.Background(), &transport.Request{Namespace: "t", Service: "attrs"}); r.Err != nil || got != nil {
+		t.Errorf("RequestInfo.Attrs = %v, %v; want nil", got, r.Err)
 	}
 }
 
