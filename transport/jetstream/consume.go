@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,6 +187,13 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
 		s.fail(m, meta, &in, transport.Reply{Err: micro.Errorf(micro.Internal,
 			"jetstream: message delivered %d times, more than %d, without being settled", meta.NumDelivered, limit)})
 		return
+	}
+	if err == nil {
+		in.req.Attrs = []slog.Attr{
+			slog.String("messaging.consumer.group.name", meta.Consumer),
+			slog.Uint64("micro.jetstream.stream.sequence", meta.Sequence.Stream),
+			slog.Uint64("micro.delivery.attempt", meta.NumDelivered),
+		}
 	}
 	rep := s.d.Serve(s.Base(), &in.req)
 	hb.stop()

@@ -2,6 +2,8 @@ package jetstream_test
 
 import (
 	"context"
+	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -69,7 +71,8 @@ func receive(t *testing.T, ch chan *natsgo.Msg, what string) *natsgo.Msg {
 // code, one that fails with another code and one that panics, among good
 // ones: each poison message reaches the dead-letter subject after its
 // attempts, with its data, headers and error, and every other message is
-// handled once.
+// handled once. Each attempt's RequestInfo.Attrs carry its number, the
+// stream sequence and the consumer.
 func TestPoisonMessages(t *testing.T) {
 	ns := startJS(t)
 	prefix := newPrefix()
@@ -77,8 +80,16 @@ func TestPoisonMessages(t *testing.T) {
 	letters, dlnc := deadLetters(t, ns, dlq)
 	a := newAttempts()
 	mux := micro.NewMux()
-	mux.HandleFunc("p", "work", func(_ context.Context, req []byte) ([]byte, error) {
-		a.run(string(req))
+	mux.HandleFunc("p", "work", func(ctx context.Context, req []byte) ([]byte, error) {
+		n := a.run(string(req))
+		attrs := map[string]slog.Value{}
+		for _, at := range micro.RequestInfoFrom(ctx).Attrs {
+			attrs[at.Key] = at.Value
+		}
+		if attrs["micro.delivery.attempt"].String() != strconv.Itoa(n) || attrs["micro.jetstream.stream.sequence"].Kind() != slog.KindUint64 ||
+			attrs["messaging.consumer.group.name"].String() == "" {
+			t.Errorf("%q, attempt %d: RequestInfo.Attrs %v", req, n, attrs)
+		}
 		switch string(req) {
 		case "flaky":
 			return nil, micro.NewError(micro.Unavailable, "still down")

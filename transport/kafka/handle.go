@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -18,7 +19,7 @@ import (
 // whether its offset may be committed.
 func (s *Server) handle(w *worker, r *kgo.Record) bool {
 	in := parse(r, w.ns, w.names)
-	rep, finished := s.dispatch(w, &in.req)
+	rep, finished := s.dispatch(w, r, &in.req)
 	if !finished && s.Base().Err() == nil {
 		return false // stopped during a backoff: the next owner retries it
 	}
@@ -44,8 +45,18 @@ func (s *Server) handle(w *worker, r *kgo.Record) bool {
 // handler ran (malformed, over the size limit) fails at once. A retry is
 // made only if its backoff ends before the caller's deadline, so that the
 // caller gets the handler's last error rather than DeadlineExceeded.
-func (s *Server) dispatch(w *worker, req *transport.Request) (rep transport.Reply, finished bool) {
+//
+// Each attempt's RequestInfo.Attrs carry r's partition and offset, the
+// group and the attempt's number, from 1.
+func (s *Server) dispatch(w *worker, r *kgo.Record, req *transport.Request) (rep transport.Reply, finished bool) {
+	partition := strconv.Itoa(int(r.Partition))
 	for attempt := 0; ; attempt++ {
+		req.Attrs = []slog.Attr{ // a new slice each attempt: a handler may keep its ctx
+			slog.String("messaging.destination.partition.id", partition),
+			slog.Int64("messaging.kafka.offset", r.Offset),
+			slog.String("messaging.consumer.group.name", s.group),
+			slog.Int("micro.delivery.attempt", attempt+1),
+		}
 		rep = s.d.Serve(s.Base(), req)
 		switch {
 		case rep.Err == nil, req.Err != nil, len(req.Body) > s.o.max:

@@ -28,6 +28,7 @@ type Server struct {
 	// Set by setup before the server runs.
 	cl       *kgo.Client
 	log      *slog.Logger
+	group    string
 	topics   map[string]string // topic -> namespace
 	sem      chan struct{}     // bounds the partitions handled at once
 	pollDone chan struct{}     // closed when the poll loop has returned
@@ -83,6 +84,7 @@ func (s *Server) setup(ctx context.Context) error {
 	if group == "" {
 		return errors.New("kafka: no consumer group: set WithGroup or run the server in a micro.Service")
 	}
+	s.group = group
 	namespaces := s.mux.Namespaces()
 	if len(namespaces) == 0 {
 		return errors.New("kafka: the Mux has no routes to serve")
