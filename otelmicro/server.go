@@ -2,6 +2,10 @@ package otelmicro
 
 import (
 	"context"
+	"log/slog"
+	"math"
+
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/dancinggopher/micro"
 )
@@ -16,7 +20,10 @@ import (
 // A request whose headers carry no trace context, or a malformed one,
 // starts a new trace; it is served all the same. A handler's panic ends the
 // span as Internal, with a "panic" event, and goes on to the Mux, which
-// recovers it. The middleware is safe for concurrent use.
+// recovers it. The span also carries the request's RequestInfo.Attrs, what
+// the transport knows of the message (a Kafka record's partition, offset,
+// group and attempt); metrics do not, to keep their cardinality bounded.
+// The middleware is safe for concurrent use.
 func Middleware(opts ...Option) micro.Middleware {
 	t := newTelemetry(opts, true)
 	return func(next micro.Endpoint) micro.Endpoint {
@@ -35,6 +42,9 @@ func (t *telemetry) serve(ctx context.Context, next micro.Endpoint, req []byte) 
 		ctx = t.cfg.prop.Extract(ctx, incoming(info.Header))
 	}
 	ctx, span, begin := t.start(ctx, r)
+	if len(info.Attrs) > 0 && span.IsRecording() {
+		span.SetAttributes(attributes(info.Attrs)...)
+	}
 	t.active.Add(ctx, 1, r.active...)
 	panicked := true
 	defer func() {
@@ -65,4 +75,31 @@ func (h incoming) Keys() []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// attributes converts a transport's slog attributes to span attributes:
+// bools, integers, floats and strings keep their kind; a uint64 beyond
+// int64, and any other value, becomes its string.
+func attributes(attrs []slog.Attr) []attribute.KeyValue {
+	kvs := make([]attribute.KeyValue, 0, len(attrs))
+	for _, a := range attrs {
+		k, v := attribute.Key(a.Key), a.Value.Resolve()
+		switch v.Kind() {
+		case slog.KindBool:
+			kvs = append(kvs, k.Bool(v.Bool()))
+		case slog.KindInt64:
+			kvs = append(kvs, k.Int64(v.Int64()))
+		case slog.KindUint64:
+			if u := v.Uint64(); u <= math.MaxInt64 {
+				kvs = append(kvs, k.Int64(int64(u)))
+			} else {
+				kvs = append(kvs, k.String(v.String()))
+			}
+		case slog.KindFloat64:
+			kvs = append(kvs, k.Float64(v.Float64()))
+		default:
+			kvs = append(kvs, k.String(v.String()))
+		}
+	}
+	return kvs
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -163,7 +164,8 @@ func cut(route string) (ns, svc string, ok bool) {
 
 // TestKafkaRetries checks that a Kafka record whose handler is retried
 // shows as one CONSUMER span per attempt, each a child of the record's
-// PRODUCER span, the failed ones with status Error.
+// PRODUCER span, the failed ones with status Error, each with the record's
+// partition, offset and group and its attempt's number.
 func TestKafkaRetries(t *testing.T) {
 	t.Parallel()
 	tm := newTelemetry(t)
@@ -189,6 +191,20 @@ func TestKafkaRetries(t *testing.T) {
 		statuses = append(statuses, s.Status().Code)
 		if s.Parent().SpanID() != producer.SpanContext().SpanID() {
 			t.Errorf("attempt's parent %s, want the producer %s", s.Parent().SpanID(), producer.SpanContext().SpanID())
+		}
+		got := map[attribute.Key]attribute.Value{}
+		for _, kv := range s.Attributes() {
+			got[kv.Key] = kv.Value
+		}
+		for _, want := range []attribute.KeyValue{
+			attribute.String("messaging.destination.partition.id", "0"),
+			attribute.Int64("messaging.kafka.offset", 0),
+			attribute.String("messaging.consumer.group.name", "otel-jobs"),
+			attribute.Int64("micro.delivery.attempt", int64(len(statuses))),
+		} {
+			if v, ok := got[want.Key]; !ok || v != want.Value {
+				t.Errorf("attempt %d: %s = %v, want %v", len(statuses), want.Key, v.Emit(), want.Value.Emit())
+			}
 		}
 	}
 	if want := []codes.Code{codes.Error, codes.Error, codes.Unset}; !slices.Equal(statuses, want) {
