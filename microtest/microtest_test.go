@@ -138,7 +138,7 @@ func (b *broken) Call(ctx context.Context, ns, svc string, req []byte) ([]byte, 
 		}
 	case "reserved-header", "invalid-header", "status-dropped":
 		var done func()
-		ctx, refuse, done = b.late(ctx)
+		ctx, done, refuse = b.late(ctx)
 		defer done()
 	}
 	resp, err := b.Client.Call(ctx, ns, svc, req)
@@ -160,7 +160,7 @@ func (b *broken) Send(ctx context.Context, ns, svc string, msg []byte) error {
 	switch b.fault {
 	case "reserved-header", "invalid-header", "status-dropped":
 		var done func()
-		ctx, refuse, done = b.late(ctx)
+		ctx, done, refuse = b.late(ctx)
 		defer done()
 	}
 	if err := b.Client.Send(ctx, ns, svc, msg); err != nil {
@@ -171,7 +171,7 @@ func (b *broken) Send(ctx context.Context, ns, svc string, msg []byte) error {
 
 // late sends without the headers the fault is about and refuses them only
 // after sending (status-dropped drops "status" silently).
-func (b *broken) late(ctx context.Context) (context.Context, error, func()) {
+func (b *broken) late(ctx context.Context) (context.Context, func(), error) {
 	var refuse error
 	ctx, done := rebuild(ctx, func(k, v string) bool {
 		var bad bool
@@ -188,7 +188,7 @@ func (b *broken) late(ctx context.Context) (context.Context, error, func()) {
 		}
 		return !bad
 	})
-	return ctx, refuse, done
+	return ctx, done, refuse
 }
 
 // rebuild returns a context with ctx's deadline, cancellation and reply
