@@ -203,7 +203,7 @@ func TestKafkaRetries(t *testing.T) {
 			attribute.Int64("micro.delivery.attempt", int64(len(statuses))),
 		} {
 			if v, ok := got[want.Key]; !ok || v != want.Value {
-				t.Errorf("attempt %d: %s = %v, want %v", len(statuses), want.Key, v.Emit(), want.Value.Emit())
+				t.Errorf("attempt %d: %s = %v, want %v", len(statuses), want.Key, v.String(), want.Value.String())
 			}
 		}
 	}
