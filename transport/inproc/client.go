@@ -34,19 +34,20 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	if err != nil {
 		return nil, err
 	}
-	r := &transport.Request{
+	r := transport.Request{
 		Namespace: namespace, Service: service, Header: header.Clone(), Body: bytes.Clone(req),
 	}
-	if ctx.Done() == nil {
+	if ctx.Done() == nil { // r stays on this goroutine's stack
 		r.Deadline = time.Now().Add(micro.DefaultCallTimeout)
-		return c.reply(c.serve(r), replyHeader)
+		return c.reply(c.serve(&r), replyHeader)
 	}
 	ctx, cancel := transport.CallContext(ctx)
 	defer cancel()
-	r.Deadline, _ = ctx.Deadline()
-	r.Caller = ctx
+	moved := r // the handler's goroutine gets its own copy
+	moved.Deadline, _ = ctx.Deadline()
+	moved.Caller = ctx
 	done := make(chan transport.Reply, 1)
-	go func() { done <- c.serve(r) }()
+	go func() { done <- c.serve(&moved) }()
 	select {
 	case rep := <-done:
 		return c.reply(rep, replyHeader)
