@@ -33,6 +33,7 @@ type Server struct {
 	sem      chan struct{}     // bounds the partitions handled at once
 	pollDone chan struct{}     // closed when the poll loop has returned
 	commits  *committer
+	health   *health
 	parts    partitions
 }
 
@@ -127,6 +128,7 @@ func (s *Server) setup(ctx context.Context) error {
 	}
 	s.cl = cl
 	s.commits = newCommitter(cl, s.log, s.o.pollRecords)
+	s.health = newHealth(s.log)
 	if err := s.checkTopics(ctx, append(topics, s.o.deadLetter)); err != nil {
 		cl.Close()
 		return err

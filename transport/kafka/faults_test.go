@@ -1,0 +1,122 @@
+package kafka_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/dancinggopher/micro/kafkatest"
+	"github.com/dancinggopher/micro/transport/kafka"
+)
+
+// The fault tests run one member alone through a fault that costs it its
+// group generation, and check that it goes on by itself: every record
+// handled, no more duplicates than the records it handled but could not
+// commit, and the same member still serving at the end.
+
+const (
+	faultTO        = 30 * time.Second // bounds every wait; never reached in a passing run
+	sessionTimeout = time.Second
+)
+
+// shortSession is a group session short enough for a test to outlast it.
+var shortSession = kafka.WithClientOptions(kgo.SessionTimeout(sessionTimeout),
+	kgo.HeartbeatInterval(100*time.Millisecond), kgo.RebalanceTimeout(5*time.Second))
+
+// shortSessions lets the cluster accept shortSession.
+var shortSessions = kafkatest.WithClusterOptions(kfake.GroupMinSessionTimeout(100 * time.Millisecond))
+
+// freeze holds every heartbeat and offset commit the cluster receives,
+// unanswered, until the returned function is called: to the cluster the
+// member has gone silent (a long GC pause, a frozen VM, a partition), while
+// the member goes on handling the records it fetched.
+func freeze(c *kafkatest.Cluster) (thaw func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	kc := c.Kfake()
+	for _, key := range []int16{int16(kmsg.Heartbeat), int16(kmsg.OffsetCommit)} {
+		kc.ControlKey(key, func(kmsg.Request) (kmsg.Response, error, bool) {
+			kc.KeepControl()
+			select {
+			case <-done:
+				kc.DropControl()
+			default:
+				kc.SleepControl(func() { <-done })
+			}
+			return nil, nil, false
+		})
+	}
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// members returns the members of group, as the cluster sees them.
+func members(t testing.TB, c *kafkatest.Cluster, group string) int {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Groups) != 1 {
+		t.Fatalf("describe group %s: %v", group, err)
+	}
+	return len(resp.Groups[0].Members)
+}
+
+// waitFor polls cond until it holds, failing t after d.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		<-tick.C
+	}
+}
+
+// TestFaultSessionExpired freezes a lone member's heartbeats and commits
+// past its session timeout while it has a backlog larger than its commit
+// window, so that the cluster evicts it, then lets them through: the member
+// must learn it lost its generation, rejoin and finish the backlog.
+func TestFaultSessionExpired(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.WithTopics(2, "work"), shortSessions) // deep partitions: the backlog outgrows the buffers
+	tl := newTally(records, 2000)
+	sent := produce(t, newClient(t, c), "work", "count", records)
+	if err := <-sent.done; err != nil { // the whole stream is a backlog
+		t.Fatal(err)
+	}
+	r := serve(t, deliveryMux(tl), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("evicted"), shortSession)
+	wait(t, tl.reached(2000), faultTO, "2000 records")
+	thaw := freeze(c)
+	defer thaw()
+	waitFor(t, faultTO, "the member's eviction", func() bool { return members(t, c, "evicted") == 0 })
+	evictedAt := tl.unique.Load()
+	thaw()
+	t.Logf("evicted after %d records", evictedAt)
+	wait(t, tl.all(), faultTO, "all records")
+	select {
+	case err := <-r.done:
+		t.Fatalf("Start returned %v before Stop", err)
+	default:
+	}
+	if err := r.stop(t, 30*time.Second); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if dups := checkCounts(t, tl, -1); dups > kafka.PollRecords {
+		t.Errorf("%d duplicates, more than the commit window (%d)", dups, kafka.PollRecords)
+	}
+	checkLag(t, c, "evicted")
+}
