@@ -89,7 +89,7 @@ func (h *health) fetchError(topic string, partition int32, err error) error {
 	var ke *kerr.Error
 	if errors.As(err, &ke) {
 		if _, ok := fatalStates[ke]; ok {
-			return fmt.Errorf("kafka: consumer %s: %w", st, err)
+			return fmt.Errorf("consumer %s: %w", st, err)
 		}
 	}
 	if st == "topic missing" && topic != "" {
@@ -101,7 +101,7 @@ func (h *health) fetchError(topic string, partition int32, err error) error {
 		}
 		h.mu.Unlock()
 		if time.Since(since) >= topicGoneAfter {
-			return fmt.Errorf("kafka: consumer %s: topic %q deleted: %w", st, topic, err)
+			return fmt.Errorf("consumer %s: topic %q deleted: %w", st, topic, err)
 		}
 	}
 	h.mu.Lock()
