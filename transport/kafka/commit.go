@@ -37,9 +37,10 @@ type committer struct {
 	warned  time.Time // when a failing commit was last logged as a warning
 }
 
-func newCommitter(cl *kgo.Client, log *slog.Logger, window int) *committer {
+// newCommitter returns a committer; its cl is set before it runs.
+func newCommitter(log *slog.Logger, window int) *committer {
 	return &committer{
-		cl: cl, log: log, window: int64(window),
+		log: log, window: int64(window),
 		wakeC: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		progress: make(chan struct{}),
 	}

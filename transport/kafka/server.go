@@ -99,6 +99,9 @@ func (s *Server) setup(ctx context.Context) error {
 	s.sem = make(chan struct{}, s.o.concurrency)
 	s.parts.m = map[topicPartition]*worker{}
 	s.pollDone = make(chan struct{})
+	// Before the client: it may join the group, and call back, at once.
+	s.commits = newCommitter(s.log, s.o.pollRecords)
+	s.health = newHealth(s.log)
 
 	cl, err := kgo.NewClient(s.o.kgoOptions(
 		[]kgo.Opt{
@@ -127,8 +130,7 @@ func (s *Server) setup(ctx context.Context) error {
 		return err
 	}
 	s.cl = cl
-	s.commits = newCommitter(cl, s.log, s.o.pollRecords)
-	s.health = newHealth(s.log)
+	s.commits.cl = cl
 	if err := s.checkTopics(ctx, append(topics, s.o.deadLetter)); err != nil {
 		cl.Close()
 		return err
