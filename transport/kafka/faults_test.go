@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/kafkatest"
 	"github.com/dancinggopher/micro/transport/kafka"
 )
@@ -221,4 +223,56 @@ func TestFaultLeaderMoved(t *testing.T) {
 		t.Errorf("raw consumer: %d records lost", rawLost)
 	}
 	checkLag(t, c, "moved")
+}
+
+// TestTakeoverTime measures how long a group takes to hand the partitions
+// of a member that died (no Stop, no LeaveGroup) to the member left: the
+// time from the death to the last of the records produced after it being
+// handled. It is about the session timeout plus one rebalance; the figure
+// is logged for the README, not asserted.
+func TestTakeoverTime(t *testing.T) {
+	for _, tc := range []struct {
+		session, heartbeat time.Duration
+	}{{time.Second, 100 * time.Millisecond}, {6 * time.Second, 2 * time.Second}} {
+		t.Run(tc.session.String(), func(t *testing.T) {
+			c := kafkatest.Start(t, kafkatest.WithTopics(partitions, "work"), shortSessions)
+			const n = 200
+			tl := newTally(n, n/2)
+			var killed atomic.Bool
+			dead := micro.NewMux()
+			dead.HandleFunc("work", "count", func(ctx context.Context, req []byte) ([]byte, error) {
+				if killed.Load() {
+					return nil, micro.Errorf(micro.Unavailable, "dead")
+				}
+				return tl.handler()(ctx, req)
+			})
+			group := kafka.WithClientOptions(kgo.SessionTimeout(tc.session), kgo.HeartbeatInterval(tc.heartbeat))
+			opts := []kafka.ServerOption{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("takeover"), group, kafka.WithRetries(0, 0)}
+			ks := &killSwitch{}
+			a := serve(t, dead, append(opts, kafka.WithClientOptions(kgo.Dialer(ks.dial)))...)
+			serve(t, deliveryMux(tl), opts...)
+			waitFor(t, faultTO, "two members", func() bool { return members(t, c, "takeover") == 2 })
+			cl := newClient(t, c)
+			send := func(from, to int) {
+				for id := from; id < to; id++ {
+					ctx, cancel := context.WithTimeout(context.Background(), faultTO)
+					err := cl.Send(ctx, "work", "count", strconv.AppendInt(nil, int64(id), 10))
+					cancel()
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			send(0, n/2)
+			wait(t, tl.reached(n/2), faultTO, "the first half")
+			killed.Store(true)
+			ks.kill()
+			died := time.Now()
+			send(n/2, n)
+			wait(t, tl.all(), faultTO, "the records sent after the death")
+			t.Logf("session timeout %v, heartbeat interval %v: partitions taken over %v after the member died",
+				tc.session, tc.heartbeat, time.Since(died).Round(10*time.Millisecond))
+			_ = a.stop(t, time.Second) // cut off: cannot commit or leave
+		})
+	}
 }
