@@ -125,8 +125,11 @@ func (s *Server) poll(ctx context.Context) error {
 			}
 			s.health.fetched(p.Topic)
 			s.parts.mu.Lock()
-			w := s.parts.m[topicPartition{p.Topic, p.Partition}]
+			w, stopping := s.parts.m[topicPartition{p.Topic, p.Partition}], s.parts.stopped
 			s.parts.mu.Unlock()
+			if w == nil && stopping {
+				return // Stop has begun: left for the partition's next owner
+			}
 			if w == nil { // BlockRebalanceOnPoll makes this impossible; never drop silently
 				s.log.Error("kafka: records of an unassigned partition", "topic", p.Topic, "partition", p.Partition)
 				return
