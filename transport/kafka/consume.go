@@ -18,13 +18,17 @@ import (
 // marks are committed before the rebalance goes on. So the next owner of a
 // partition starts right after the last record handled here.
 //
-// The poll loop never waits for a worker: it queues a partition's records
-// on the partition's worker and, once a worker has queueHigh records
-// queued, pauses fetching that partition (PauseFetchPartitions) until the
-// worker is down to queueLow. A slow partition so holds only its own
-// fetching, and the poll loop always comes back to AllowRebalance quickly,
-// so a rebalance (the member's own rejoin after it lost its generation
-// included) never waits for a handler or the commit window.
+// The poll loop never holds a rebalance for a worker: it hands a
+// partition's records to the partition's worker, waiting while the worker
+// has queueHigh records queued (backpressure, as a bounded channel gives),
+// but only until the client says that a rebalance waits for the poll
+// (OnPartitionsCallbackBlocked). Then it queues the records anyway,
+// pauses fetching each partition whose worker is full
+// (PauseFetchPartitions) until the worker is down to queueLow, and lets
+// the rebalance run. So a rebalance (the member's own rejoin after it lost
+// its generation included) never waits for a handler or the commit window,
+// and fetching is paused only then: a pause drops the client's buffered
+// records of the partition, to be fetched again.
 
 type topicPartition struct {
 	topic     string
@@ -45,6 +49,7 @@ type worker struct {
 	ns    string
 	names names         // used by the worker's goroutine only
 	ready chan struct{} // capacity 1: records were queued
+	room  chan struct{} // capacity 1: the queue went below queueHigh
 	quit  chan struct{} // closed to stop after the record in flight
 	done  chan struct{}
 
@@ -54,26 +59,40 @@ type worker struct {
 	paused bool // fetching of tp is paused until the queue is down to queueLow
 }
 
-// A worker's queue bounds: fetching a partition pauses when its worker has
-// queueHigh records queued and resumes when it is down to queueLow.
+// A worker's queue bounds: the poll loop waits while a worker has
+// queueHigh records queued, or, when a rebalance waits, pauses fetching
+// the partition until it is down to queueLow.
 const (
 	queueHigh = 4 * defaultPollRecords
 	queueLow  = defaultPollRecords
 )
 
-// push queues recs on w, pausing w's partition if the queue is full. It
-// never blocks on the worker.
-func (w *worker) push(cl *kgo.Client, recs []*kgo.Record) {
+// push queues recs on w unless its queue is full, and reports whether it
+// did. If force, it queues them anyway, pausing w's partition if the queue
+// is full. It never blocks on the worker.
+func (w *worker) push(cl *kgo.Client, recs []*kgo.Record, force bool) bool {
 	w.mu.Lock()
+	if w.queued >= queueHigh {
+		if !force {
+			w.mu.Unlock()
+			return false
+		}
+		if !w.paused {
+			w.paused = true
+			cl.PauseFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
+		}
+	}
 	w.queue = append(w.queue, recs)
 	w.queued += len(recs)
-	if w.queued >= queueHigh && !w.paused {
-		w.paused = true
-		cl.PauseFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
-	}
 	w.mu.Unlock()
+	signal(w.ready)
+	return true
+}
+
+// signal sends on ch, of capacity 1, unless a send is pending.
+func signal(ch chan struct{}) {
 	select {
-	case w.ready <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -89,6 +108,9 @@ func (w *worker) pop(cl *kgo.Client) []*kgo.Record {
 	recs := w.queue[0]
 	w.queue[0] = nil
 	w.queue = w.queue[1:]
+	if w.queued >= queueHigh && w.queued-len(recs) < queueHigh {
+		signal(w.room)
+	}
 	w.queued -= len(recs)
 	if w.paused && w.queued <= queueLow {
 		w.paused = false
@@ -119,6 +141,7 @@ func (s *Server) poll(ctx context.Context) error {
 		if fatal != nil {
 			return fatal
 		}
+		hurry := false // a rebalance waits for this poll
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) == 0 {
 				return
@@ -134,7 +157,17 @@ func (s *Server) poll(ctx context.Context) error {
 				s.log.Error("kafka: records of an unassigned partition", "topic", p.Topic, "partition", p.Partition)
 				return
 			}
-			w.push(s.cl, p.Records) // a stopped worker's are consumed again by the next owner
+			for !w.push(s.cl, p.Records, hurry) {
+				select { // the worker is full: backpressure, until a rebalance waits
+				case <-w.room:
+				case <-s.rebalance:
+					hurry = true
+				case <-w.done: // stopped: its records are consumed again by the next owner
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
 		})
 		s.cl.AllowRebalance()
 	}
@@ -156,7 +189,7 @@ func (s *Server) assigned(_ context.Context, cl *kgo.Client, assigned map[string
 			}
 			w := &worker{
 				tp: topicPartition{topic, p}, ns: s.topics[topic], names: names{},
-				ready: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
+				ready: make(chan struct{}, 1), room: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 			}
 			s.parts.m[w.tp] = w
 			s.parts.wg.Add(1)

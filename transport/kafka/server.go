@@ -26,15 +26,16 @@ type Server struct {
 	d   transport.Dispatcher
 
 	// Set by setup before the server runs.
-	cl       *kgo.Client
-	log      *slog.Logger
-	group    string
-	topics   map[string]string // topic -> namespace
-	sem      chan struct{}     // bounds the partitions handled at once
-	pollDone chan struct{}     // closed when the poll loop has returned
-	commits  *committer
-	health   *health
-	parts    partitions
+	cl        *kgo.Client
+	log       *slog.Logger
+	group     string
+	topics    map[string]string // topic -> namespace
+	sem       chan struct{}     // bounds the partitions handled at once
+	pollDone  chan struct{}     // closed when the poll loop has returned
+	rebalance chan struct{}     // capacity 1: a rebalance waits for the poll loop
+	commits   *committer
+	health    *health
+	parts     partitions
 }
 
 // NewServer returns a Server for mux. It serves once Start is called.
@@ -99,6 +100,7 @@ func (s *Server) setup(ctx context.Context) error {
 	s.sem = make(chan struct{}, s.o.concurrency)
 	s.parts.m = map[topicPartition]*worker{}
 	s.pollDone = make(chan struct{})
+	s.rebalance = make(chan struct{}, 1)
 	// Before the client: it may join the group, and call back, at once.
 	s.commits = newCommitter(s.log, s.o.pollRecords)
 	s.health = newHealth(s.log)
@@ -121,6 +123,7 @@ func (s *Server) setup(ctx context.Context) error {
 		kgo.OnPartitionsAssigned(s.assigned),
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
+		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { signal(s.rebalance) }),
 	)...)
 	if err != nil {
 		return fmt.Errorf("kafka: client: %w", err)
