@@ -90,6 +90,26 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// finishAlone checks that the lone member r, still serving, handles all
+// of tl's records, then stops it: 0 lost, no more duplicates than the
+// commit window, nothing left uncommitted.
+func finishAlone(t *testing.T, c *kafkatest.Cluster, r *running, tl *tally, group string) {
+	t.Helper()
+	wait(t, tl.all(), faultTO, "all records")
+	select {
+	case err := <-r.done:
+		t.Fatalf("Start returned %v before Stop", err)
+	default:
+	}
+	if err := r.stop(t, 30*time.Second); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if dups := checkCounts(t, tl, -1); dups > kafka.PollRecords {
+		t.Errorf("%d duplicates, more than the commit window (%d)", dups, kafka.PollRecords)
+	}
+	checkLag(t, c, group)
+}
+
 // TestFaultSessionExpired freezes a lone member's heartbeats and commits
 // past its session timeout while it has a backlog larger than its commit
 // window, so that the cluster evicts it, then lets them through: the member
@@ -109,19 +129,7 @@ func TestFaultSessionExpired(t *testing.T) {
 	evictedAt := tl.unique.Load()
 	thaw()
 	t.Logf("evicted after %d records", evictedAt)
-	wait(t, tl.all(), faultTO, "all records")
-	select {
-	case err := <-r.done:
-		t.Fatalf("Start returned %v before Stop", err)
-	default:
-	}
-	if err := r.stop(t, 30*time.Second); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
-	if dups := checkCounts(t, tl, -1); dups > kafka.PollRecords {
-		t.Errorf("%d duplicates, more than the commit window (%d)", dups, kafka.PollRecords)
-	}
-	checkLag(t, c, "evicted")
+	finishAlone(t, c, r, tl, "evicted")
 }
 
 // TestFaultBrokerCrash kills the broker, as SIGKILL would, while a lone
@@ -141,19 +149,7 @@ func TestFaultBrokerCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("broker killed after %d records", tl.unique.Load())
-	wait(t, tl.all(), faultTO, "all records")
-	select {
-	case err := <-r.done:
-		t.Fatalf("Start returned %v before Stop", err)
-	default:
-	}
-	if err := r.stop(t, 30*time.Second); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
-	if dups := checkCounts(t, tl, -1); dups > kafka.PollRecords {
-		t.Errorf("%d duplicates, more than the commit window (%d)", dups, kafka.PollRecords)
-	}
-	checkLag(t, c, "crash")
+	finishAlone(t, c, r, tl, "crash")
 }
 
 // TestFaultLeaderMoved moves the leadership of every partition to another
