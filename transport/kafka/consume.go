@@ -127,7 +127,7 @@ func (s *Server) poll(ctx context.Context) error {
 	for {
 		fetches := s.cl.PollRecords(ctx, s.o.pollRecords)
 		if ctx.Err() != nil {
-			return nil
+			return s.health.failure() // nil: Stop
 		}
 		if fetches.IsClientClosed() {
 			return errors.New("kafka: client closed")
@@ -146,7 +146,6 @@ func (s *Server) poll(ctx context.Context) error {
 			if len(p.Records) == 0 {
 				return
 			}
-			s.health.fetched(p.Topic)
 			s.parts.mu.Lock()
 			w, stopping := s.parts.m[topicPartition{p.Topic, p.Partition}], s.parts.stopped
 			s.parts.mu.Unlock()

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,21 +17,28 @@ import (
 // state. Used by the poll loop's goroutine only, but for the log.
 type health struct {
 	log    *slog.Logger
+	exists func(ctx context.Context, topic string) (bool, error) // asks the cluster
+	stopC  chan struct{}                                         // closed by stop: no more checks
 	mu     sync.Mutex
-	warned map[string]time.Time // state -> when last logged
-	gone   map[string]time.Time // topic -> since when it is reported missing
+	warned map[string]time.Time   // state -> when last logged
+	gone   map[string]*time.Timer // topic reported missing -> its check, topicGoneAfter later
+	fatal  error                  // a state that does not recover, found by a check
+	cancel func()                 // ends the poll loop's poll, to see fatal
+	once   sync.Once
 }
 
 // warnEvery bounds how often a recoverable state is logged.
 const warnEvery = 5 * time.Second
 
-// topicGoneAfter is how long a consumed topic may be reported missing
-// before its deletion is taken as final: metadata can lag a topic's
-// creation, or a broker's restart, for a moment.
+// topicGoneAfter is how long after a consumed topic is first reported
+// missing the cluster is asked whether it exists; if it does not, its
+// deletion is taken as final: metadata can lag a topic's creation, or a
+// broker's restart, for a moment.
 const topicGoneAfter = 5 * time.Second
 
-func newHealth(log *slog.Logger) *health {
-	return &health{log: log, warned: map[string]time.Time{}, gone: map[string]time.Time{}}
+func newHealth(log *slog.Logger, exists func(context.Context, string) (bool, error)) *health {
+	return &health{log: log, exists: exists, stopC: make(chan struct{}),
+		warned: map[string]time.Time{}, gone: map[string]*time.Timer{}}
 }
 
 // fatalStates are the consumer states the client does not recover from:
@@ -94,15 +102,10 @@ func (h *health) fetchError(topic string, partition int32, err error) error {
 	}
 	if st == "topic missing" && topic != "" {
 		h.mu.Lock()
-		since, ok := h.gone[topic]
-		if !ok {
-			since = time.Now()
-			h.gone[topic] = since
+		if _, ok := h.gone[topic]; !ok && h.cancel != nil {
+			h.gone[topic] = time.AfterFunc(topicGoneAfter, func() { h.checkTopic(topic, err) })
 		}
 		h.mu.Unlock()
-		if time.Since(since) >= topicGoneAfter {
-			return fmt.Errorf("consumer %s: topic %q deleted: %w", st, topic, err)
-		}
 	}
 	h.mu.Lock()
 	last, logged := h.warned[st]
@@ -117,11 +120,51 @@ func (h *health) fetchError(topic string, partition int32, err error) error {
 	return nil
 }
 
-// fetched notes that topic was fetched from: it exists.
-func (h *health) fetched(topic string) {
+// checkTopic asks the cluster whether topic, reported missing with err,
+// exists; if it does not, the poll loop ends with an error naming it.
+func (h *health) checkTopic(topic string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), topicGoneAfter)
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stopC:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	ok, cerr := h.exists(ctx, topic)
 	h.mu.Lock()
-	if len(h.gone) > 0 {
+	defer h.mu.Unlock()
+	delete(h.gone, topic) // a later report checks again
+	if cerr != nil || ok || h.fatal != nil {
+		return // unknown, or there: the client retries
+	}
+	h.fatal = fmt.Errorf("consumer topic missing: topic %q deleted: %w", topic, err)
+	h.cancel()
+}
+
+// failure returns the state that does not recover found by a check, or
+// nil.
+func (h *health) failure() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.fatal
+}
+
+// watch lets checks end the poll loop's poll with cancel.
+func (h *health) watch(cancel func()) {
+	h.mu.Lock()
+	h.cancel = cancel
+	h.mu.Unlock()
+}
+
+// stop ends the checks.
+func (h *health) stop() {
+	h.once.Do(func() { close(h.stopC) })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for topic, t := range h.gone {
+		t.Stop()
 		delete(h.gone, topic)
 	}
-	h.mu.Unlock()
 }

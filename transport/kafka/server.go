@@ -103,7 +103,10 @@ func (s *Server) setup(ctx context.Context) error {
 	s.rebalance = make(chan struct{}, 1)
 	// Before the client: it may join the group, and call back, at once.
 	s.commits = newCommitter(s.log, s.o.pollRecords)
-	s.health = newHealth(s.log)
+	s.health = newHealth(s.log, func(ctx context.Context, topic string) (bool, error) {
+		found, err := partitionsOf(ctx, s.cl, topic)
+		return len(found[topic]) > 0, err
+	})
 
 	cl, err := kgo.NewClient(s.o.kgoOptions(
 		[]kgo.Opt{
@@ -178,6 +181,8 @@ func (s *Server) serve(stop <-chan struct{}) error {
 	defer close(s.pollDone)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	s.health.watch(cancel)
+	defer s.health.stop()
 	go func() {
 		select {
 		case <-stop:
