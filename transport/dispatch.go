@@ -35,6 +35,11 @@ type Request struct {
 	// message (its partition and offset, its delivery attempt). Nil for
 	// none.
 	Attrs []slog.Attr
+	// CopyBody makes Serve give the handler a copy of Body rather than
+	// Body itself, made with the handler's context in one allocation, for
+	// a transport whose Body is its caller's memory (inproc). It must not
+	// be set if Body may change while Serve runs.
+	CopyBody bool
 	// Err, if not nil, is why the transport could not read the request (a
 	// malformed deadline, a header twice): it is answered without running
 	// a handler.
@@ -73,11 +78,8 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	if max := d.max(); len(req.Body) > max {
 		return d.failed(req, micro.Errorf(micro.ResourceExhausted, "request of %d bytes exceeds the limit of %d", len(req.Body), max))
 	}
-	body := req.Body
-	if len(body) == 0 {
-		body = nil
-	}
-	ctx := &handlerCtx{base: base, deadline: req.Deadline}
+	ctx, body := newHandlerCtx(req.Body, req.CopyBody)
+	ctx.base, ctx.deadline = base, req.Deadline
 	replyHeader := replyHeaders.Get().(micro.Header)
 	ctx.info = micro.RequestInfo{
 		Namespace: req.Namespace, Service: req.Service, Transport: d.Transport,
