@@ -35,6 +35,9 @@ type Request struct {
 	// message (its partition and offset, its delivery attempt). Nil for
 	// none.
 	Attrs []slog.Attr
+	// Outcome becomes the RequestInfo.Outcome: what the transport does
+	// with the message by its handler's error. Nil for none.
+	Outcome func(err error) string
 	// CopyBody makes Serve give the handler a copy of Body rather than
 	// Body itself, made with the handler's context in one allocation, for
 	// a transport whose Body is its caller's memory (inproc). It must not
@@ -83,7 +86,7 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	replyHeader := replyHeaders.Get().(micro.Header)
 	ctx.info = micro.RequestInfo{
 		Namespace: req.Namespace, Service: req.Service, Transport: d.Transport,
-		Header: req.Header, ReplyHeader: replyHeader, OneWay: req.OneWay, Attrs: req.Attrs,
+		Header: req.Header, ReplyHeader: replyHeader, OneWay: req.OneWay, Attrs: req.Attrs, Outcome: req.Outcome,
 	}
 	if req.Caller != nil && req.Caller.Done() != nil {
 		ctx.caller = req.Caller
