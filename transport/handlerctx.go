@@ -94,7 +94,10 @@ func (c *handlerCtx) Err() error {
 	if err := c.base.Err(); err != nil {
 		return err
 	}
-	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+	// time.Until reads only the monotonic clock when the deadline carries
+	// a monotonic reading (one set in this process), where time.Now reads
+	// the wall clock too.
+	if !c.deadline.IsZero() && time.Until(c.deadline) <= 0 {
 		return context.DeadlineExceeded
 	}
 	if c.caller != nil {
