@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"sync"
 
 	natsgo "github.com/nats-io/nats.go"
 
@@ -17,8 +18,9 @@ import (
 // Each namespace of the Mux is one queue subscription on
 // "[prefix.]namespace.*", so every route is served on its subject
 // "[prefix.]namespace.service" and an unknown service of a served namespace
-// is answered with NotFound. Handlers run on their own goroutines, at most
-// WithConcurrency at once.
+// is answered with NotFound. Handlers run concurrently, at most
+// WithConcurrency at once, on a pool of goroutines that read the
+// subscriptions.
 type Server struct {
 	*lifecycle.Server
 	mux *micro.Mux
@@ -28,9 +30,11 @@ type Server struct {
 	// Set by setup, before the first subscription; read-only after.
 	conn   *natsconn.Conn
 	nc     *natsgo.Conn // conn.NC
-	subs   []*natsgo.Subscription
+	subs   []*intake
 	disc   *discovery
 	closed <-chan struct{} // closed once nc is closed for good
+
+	readers sync.WaitGroup // the subscriptions' readers (see intake)
 }
 
 // NewServer returns a Server for mux. It connects and serves once Start is
@@ -90,9 +94,9 @@ func (s *Server) setup(ctx context.Context) error {
 		if err != nil {
 			break
 		}
-		var sub *natsgo.Subscription
-		if sub, err = s.subscribeNamespace(ns); err == nil {
-			s.subs = append(s.subs, sub)
+		var in *intake
+		if in, err = s.subscribeNamespace(ns); err == nil {
+			s.subs = append(s.subs, in)
 		}
 	}
 	if err == nil {
@@ -126,30 +130,37 @@ func (s *Server) drain(ctx context.Context) error {
 }
 
 // drainSubscriptions unsubscribes the request subscriptions and waits until
-// the messages already delivered to them have been dispatched.
+// the messages already delivered to them have been taken by their readers,
+// and the readers, having run their handlers, have exited.
 func (s *Server) drainSubscriptions(ctx context.Context) error {
 	// A drain ends with a flush that nats.go bounds by 10 s; if the NATS
 	// server goes away meanwhile, nothing more arrives, so stop waiting.
 	lost := s.nc.StatusChanged(natsgo.DISCONNECTED, natsgo.RECONNECTING)
 	defer s.nc.RemoveStatusListener(lost)
-	var closed []<-chan natsgo.SubStatus
-	for _, sub := range s.subs {
+	type draining struct {
+		in     *intake
+		closed <-chan natsgo.SubStatus
+	}
+	var drains []draining
+	for _, in := range s.subs {
 		if !s.nc.IsConnected() {
 			// Draining needs the NATS server; while it is unreachable
 			// nothing more arrives, and waiting would last until ctx ends.
-			_ = sub.Unsubscribe()
+			_ = in.sub.Unsubscribe()
+			in.end()
 			continue
 		}
-		ch := sub.StatusChanged(natsgo.SubscriptionClosed)
-		if err := sub.Drain(); err != nil {
-			continue // the connection closed: nothing more will arrive
+		ch := in.sub.StatusChanged(natsgo.SubscriptionClosed)
+		if err := in.sub.Drain(); err != nil {
+			in.end() // the connection closed: nothing more will arrive
+			continue
 		}
-		closed = append(closed, ch)
+		drains = append(drains, draining{in, ch})
 	}
-	for _, ch := range closed {
-		for open := true; open; { // ch is closed when the subscription is
+	for _, d := range drains {
+		for open := true; open; { // closed when the subscription is
 			select {
-			case _, open = <-ch:
+			case _, open = <-d.closed:
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-s.closed:
@@ -158,8 +169,19 @@ func (s *Server) drainSubscriptions(ctx context.Context) error {
 				return nil
 			}
 		}
+		d.in.end()
 	}
-	return nil
+	// The Gate closes once Drain returns, so wait until the readers have
+	// entered it with every message the channels held, run the handlers
+	// and exited.
+	readersDone := make(chan struct{})
+	go func() { s.readers.Wait(); close(readersDone) }()
+	select {
+	case <-readersDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // release unsubscribes what is left (all of it if Stop came during setup),
@@ -167,8 +189,9 @@ func (s *Server) drainSubscriptions(ctx context.Context) error {
 // setup dialled it. A failed flush is logged: the replies are gone.
 func (s *Server) release(ctx context.Context) error {
 	s.disc.unsubscribe()
-	for _, sub := range s.subs {
-		_ = sub.Unsubscribe() // a drained one is already gone
+	for _, in := range s.subs {
+		_ = in.sub.Unsubscribe() // a drained one is already gone
+		in.end()
 	}
 	s.conn.Stop(ctx, s.d.Logger)
 	return nil
