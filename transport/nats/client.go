@@ -72,7 +72,7 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	}
 	m.Header[natsconn.HeaderDeadline] = []string{transport.FormatDeadline(deadline)}
 
-	resp, err := c.nc.RequestMsgWithContext(ctx, m)
+	resp, err := c.nc.RequestMsgWithContext(ctx, &m)
 	if err != nil {
 		return nil, callError(m.Subject, err)
 	}
@@ -95,7 +95,7 @@ func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte
 	if err != nil {
 		return err
 	}
-	if err := c.nc.PublishMsg(m); err != nil {
+	if err := c.nc.PublishMsg(&m); err != nil {
 		return callError(m.Subject, err)
 	}
 	return nil
@@ -112,17 +112,19 @@ func (c *Client) Close() error {
 }
 
 // message checks a request by the kit's rules and builds its message,
-// without the deadline; reply is the caller's Header for the reply's.
-func (c *Client) message(ctx context.Context, namespace, service string, data []byte) (m *natsgo.Msg, reply micro.Header, err error) {
+// without the deadline; reply is the caller's Header for the reply's. The
+// message is returned by value: nats.go does not keep it, so it stays on
+// the caller's stack.
+func (c *Client) message(ctx context.Context, namespace, service string, data []byte) (m natsgo.Msg, reply micro.Header, err error) {
 	if c.closed.Load() {
-		return nil, nil, micro.Errorf(micro.Unavailable, "nats: client closed")
+		return m, nil, micro.Errorf(micro.Unavailable, "nats: client closed")
 	}
 	header, reply, err := transport.Prepare(ctx, namespace, service, data, c.o.maxSize)
 	if err != nil {
-		return nil, nil, err
+		return m, nil, err
 	}
-	m = &natsgo.Msg{Subject: natsconn.Subject(c.o.prefix, namespace, service), Data: data}
-	writeHeader(m, header)
+	m = natsgo.Msg{Subject: natsconn.Subject(c.o.prefix, namespace, service), Data: data}
+	writeHeader(&m, header)
 	return m, reply, nil
 }
 

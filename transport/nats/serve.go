@@ -134,7 +134,8 @@ func (s *Server) receive(ns, service string, m *natsgo.Msg) {
 func (s *Server) handle(ns, service string, m *natsgo.Msg) {
 	defer s.Gate().Leave()
 	start := time.Now()
-	r := s.d.Serve(s.Base(), readRequest(ns, service, m))
+	req := readRequest(ns, service, m) // kept on the stack: Serve does not keep it
+	r := s.d.Serve(s.Base(), &req)
 	s.disc.record(micro.Route{Namespace: ns, Service: service}, time.Since(start), r.Err)
 	if m.Reply != "" {
 		s.reply(ns, service, m.Reply, r)

@@ -14,9 +14,9 @@ import (
 // readRequest maps a request message of route (ns, service) to the
 // Dispatcher's Request. A Micro-Deadline header in any case is the
 // deadline; more than one of them refuses the request.
-func readRequest(ns, service string, m *natsgo.Msg) *transport.Request {
+func readRequest(ns, service string, m *natsgo.Msg) transport.Request {
 	header, deadline := readHeader(m.Header)
-	r := &transport.Request{Namespace: ns, Service: service, Header: header, Body: m.Data, OneWay: m.Reply == ""}
+	r := transport.Request{Namespace: ns, Service: service, Header: header, Body: m.Data, OneWay: m.Reply == ""}
 	switch len(deadline) {
 	case 0:
 	case 1:
