@@ -24,8 +24,8 @@ import (
 // its callback), each over its own client and server connections to one
 // embedded nats-server. impl=rawhdr is raw plus the Micro-Deadline header
 // the wire contract puts on every call, which makes it a header message, to
-// tell the contract's cost from the framework's. Compare with benchstat
-// -col /impl.
+// tell the contract's cost from the framework's. mode=seq is one caller,
+// mode=par 16. Compare with benchstat -col /impl.
 func BenchmarkCall(b *testing.B) {
 	ns := natstest.Start(b)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
@@ -77,6 +77,7 @@ func BenchmarkCall(b *testing.B) {
 			})
 			b.Run("impl="+impl.name+"/size="+size.name+"/mode=par", func(b *testing.B) {
 				b.SetBytes(int64(size.n))
+				b.SetParallelism(callers())
 				defer reportCPU(b)()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
@@ -209,7 +210,7 @@ func BenchmarkSend(b *testing.B) {
 		b.Run("impl="+impl.name+"/size=64B/mode=par", func(b *testing.B) {
 			b.ReportAllocs()
 			defer reportCPU(b)()
-			b.SetParallelism((16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.SetParallelism(callers())
 			impl.s.arm(b.N)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -223,6 +224,9 @@ func BenchmarkSend(b *testing.B) {
 		})
 	}
 }
+
+// callers makes b.RunParallel run 16 goroutines.
+func callers() int { return (16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0) }
 
 // sendWindow bounds the one-way messages sent but not yet handled.
 const sendWindow = 512

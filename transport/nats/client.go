@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -67,10 +68,15 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	ctx, cancel := transport.CallContext(ctx)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
-	if m.Header == nil {
-		m.Header = make(natsgo.Header, 1)
+	if value := transport.FormatDeadline(deadline); m.Header == nil {
+		d := deadlineHeaders.Get().(*deadlineHeader)
+		defer deadlineHeaders.Put(d)
+		d.v[0] = value
+		d.h[natsconn.HeaderDeadline] = d.v[:]
+		m.Header = d.h
+	} else {
+		m.Header[natsconn.HeaderDeadline] = []string{value}
 	}
-	m.Header[natsconn.HeaderDeadline] = []string{transport.FormatDeadline(deadline)}
 
 	resp, err := c.nc.RequestMsgWithContext(ctx, &m)
 	if err != nil {
@@ -84,6 +90,17 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	}
 	return transport.Result(resp.Data, e)
 }
+
+// deadlineHeader is the header map of a Call without request headers, which
+// carries only the Micro-Deadline header. nats.go encodes a message's
+// headers when it publishes the message and keeps no reference to them, so
+// the map is reused from a pool.
+type deadlineHeader struct {
+	h natsgo.Header
+	v [1]string // h's one value
+}
+
+var deadlineHeaders = sync.Pool{New: func() any { return &deadlineHeader{h: make(natsgo.Header, 1)} }}
 
 // Send publishes msg to "[prefix.]namespace.service" with ctx's headers,
 // and no deadline, and returns once nats.go has buffered it for the NATS

@@ -145,11 +145,13 @@ func (s *Server) handle(ns, service string, m *natsgo.Msg) {
 // reply publishes r to the requester. A reply the NATS server's
 // max_payload refuses is answered with why, rather than left to time out.
 func (s *Server) reply(ns, service, to string, r transport.Reply) {
-	err := s.nc.PublishMsg(replyMsg(to, r))
+	m := replyMsg(to, r)
+	err := s.nc.PublishMsg(&m)
 	if errors.Is(err, natsgo.ErrMaxPayload) {
 		e := micro.Errorf(micro.ResourceExhausted, "reply of %d bytes with headers exceeds the NATS server's max_payload of %d",
 			len(r.Body), s.nc.MaxPayload())
-		err = s.nc.PublishMsg(replyMsg(to, transport.Reply{Err: e}))
+		m = replyMsg(to, transport.Reply{Err: e})
+		err = s.nc.PublishMsg(&m)
 	}
 	if err != nil {
 		s.d.Logger.Warn("nats: reply not sent", "namespace", ns, "service", service, "err", err)
@@ -164,7 +166,8 @@ func (s *Server) refuse(ns, service string, m *natsgo.Msg, e *micro.Error) {
 		s.d.Logger.Warn("nats: one-way message dropped", "namespace", ns, "service", service, "code", e.Code.String(), "err", e.Message)
 		return
 	}
-	if err := s.nc.PublishMsg(replyMsg(m.Reply, transport.Reply{Err: e})); err != nil {
+	refusal := replyMsg(m.Reply, transport.Reply{Err: e})
+	if err := s.nc.PublishMsg(&refusal); err != nil {
 		s.d.Logger.Warn("nats: refusal not sent", "namespace", ns, "service", service, "err", err)
 	}
 }
