@@ -160,10 +160,12 @@ func (s *Server) reply(ns, service, to string, r transport.Reply) {
 
 // refuse answers a request the Gate did not admit: ResourceExhausted at the
 // concurrency bound, Unavailable while stopping. A one-way message is
-// dropped and logged.
+// dropped and counted (see drops).
 func (s *Server) refuse(ns, service string, m *natsgo.Msg, e *micro.Error) {
 	if m.Reply == "" {
-		s.d.Logger.Warn("nats: one-way message dropped", "namespace", ns, "service", service, "code", e.Code.String(), "err", e.Message)
+		r := micro.Route{Namespace: ns, Service: service}
+		s.disc.dropped(r)
+		s.drops.add(r, e, s.d.Logger)
 		return
 	}
 	refusal := replyMsg(m.Reply, transport.Reply{Err: e})

@@ -35,6 +35,7 @@ type Server struct {
 	closed <-chan struct{} // closed once nc is closed for good
 
 	readers sync.WaitGroup // the subscriptions' readers (see intake)
+	drops   drops
 }
 
 // NewServer returns a Server for mux. It connects and serves once Start is
@@ -42,6 +43,7 @@ type Server struct {
 // concurrency bound and discovery name.
 func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
 	s := &Server{mux: mux, o: newServerOptions(opts)}
+	s.drops.interval = dropReportInterval
 	s.d = transport.Dispatcher{Mux: mux, Transport: "nats", MaxMessageSize: s.o.maxSize}
 	s.Server = lifecycle.New("nats", s.o.concurrency, lifecycle.Hooks{
 		Setup: s.setup, Serve: s.serve, Drain: s.drain, Release: s.release,
@@ -194,5 +196,17 @@ func (s *Server) release(ctx context.Context) error {
 		in.end()
 	}
 	s.conn.Stop(ctx, s.d.Logger)
+	s.drops.stop()
 	return nil
 }
+
+// Dropped returns how many one-way messages (Send) the Server has dropped
+// since it was created, none of which the sender hears of: those that came
+// while WithConcurrency handlers were running, and those that came before
+// Ready or while stopping. It is safe to call at any time, for a metric.
+// The services protocol's STATS reports the same per endpoint, as
+// {"one_way_dropped": n} in its data, and the log gets one WARN line with
+// the count per 10 s in which messages were dropped, not one per message.
+// Requests (Call) are never dropped this way: they are answered with
+// ResourceExhausted or Unavailable.
+func (s *Server) Dropped() uint64 { return s.drops.total.Load() }
