@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -55,8 +56,9 @@ func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
 // namespace of the Mux and the services-protocol subjects, waits until the
 // NATS server has registered them (then Ready is closed), and serves until
 // Stop is called, when it returns nil. It returns an error if setup fails
-// (bad credentials, no server, an invalid prefix, service name or version)
-// or if the connection closes for good while serving. ctx bounds setup; its
+// (bad credentials, no server, an invalid prefix, service name or version,
+// a subject the account may not subscribe to: PermissionDenied, naming
+// it) or if the connection closes for good while serving. ctx bounds setup; its
 // values reach handlers. A second Start returns an error, a Start after
 // Stop micro.ErrServerStopped. Routes added to the Mux after Start are
 // served if their namespace was; discovery lists the routes Start saw.
@@ -91,6 +93,7 @@ func (s *Server) setup(ctx context.Context) error {
 	}
 	s.nc, s.closed = s.conn.NC, s.conn.Watch()
 	s.disc = newDiscovery(name, s.o.version, s.o.prefix, s.o.queueGroup, s.mux.Routes())
+	before := s.nc.LastError()
 	err = s.disc.subscribe(s.nc)
 	for _, ns := range s.mux.Namespaces() {
 		if err != nil {
@@ -106,10 +109,26 @@ func (s *Server) setup(ctx context.Context) error {
 			err = micro.Errorf(micro.Unavailable, "nats: register subscriptions: %w", err)
 		}
 	}
+	if err == nil {
+		err = deniedSubscription(before, s.nc.LastError())
+	}
 	if err != nil {
 		_ = s.release(cancelled) // nothing was served: no flush
 	}
 	return err
+}
+
+// deniedSubscription returns a PermissionDenied error if the connection's
+// last error changed from before to after and is a permissions violation:
+// the NATS server refuses a subscription with an asynchronous -ERR, which
+// it sends before the PONG of the flush that follows the subscriptions, so
+// a subscription this Server cannot have is known once Flush returns. Its
+// message names the subject.
+func deniedSubscription(before, after error) error {
+	if after == nil || after == before || !errors.Is(after, natsgo.ErrPermissionViolation) {
+		return nil
+	}
+	return micro.Errorf(micro.PermissionDenied, "nats: subscribe: %w", after)
 }
 
 var cancelled = func() context.Context { c, cancel := context.WithCancel(context.Background()); cancel(); return c }()
