@@ -3,9 +3,13 @@ package kafka
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/dancinggopher/micro/transport"
 )
 
 // The consuming follows franz-go's recommended pattern for processing
@@ -57,6 +61,29 @@ type worker struct {
 	queue  [][]*kgo.Record
 	queued int  // records in queue
 	paused bool // fetching of tp is paused until the queue is down to queueLow
+
+	// The record in flight, used by the worker's goroutine only: a worker
+	// handles one record at a time.
+	in        incoming
+	attempt   int                    // the attempt in flight, from 0
+	outcome   func(err error) string // the RequestInfo.Outcome of every attempt: reads in and attempt
+	partition string                 // tp.partition in decimal
+	slab      []slog.Attr            // what is left of the RequestInfo.Attrs allocated last
+}
+
+// attrSlab is how many records' RequestInfo.Attrs one allocation holds.
+const attrSlab = 32
+
+// attrs returns n attributes for an attempt's RequestInfo.Attrs: a slice
+// no other attempt shares (a handler may keep its ctx, and so the slice),
+// cut from a slab allocated for attrSlab attempts at a time.
+func (w *worker) attrs(n int) []slog.Attr {
+	if len(w.slab) < n {
+		w.slab = make([]slog.Attr, attrSlab*n)
+	}
+	a := w.slab[:n:n]
+	w.slab = w.slab[n:]
+	return a
 }
 
 // A worker's queue bounds: the poll loop waits while a worker has
@@ -190,6 +217,8 @@ func (s *Server) assigned(_ context.Context, cl *kgo.Client, assigned map[string
 				tp: topicPartition{topic, p}, ns: s.topics[topic], names: names{},
 				ready: make(chan struct{}, 1), room: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 			}
+			w.partition = strconv.Itoa(int(p))
+			w.outcome = func(err error) string { return s.outcome(&w.in, w.attempt, transport.ErrorOf(err)) }
 			s.parts.m[w.tp] = w
 			s.parts.wg.Add(1)
 			go s.run(w)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -18,8 +17,10 @@ import (
 // the dead letter. It reports whether the record is finished, that is,
 // whether its offset may be committed.
 func (s *Server) handle(w *worker, r *kgo.Record) bool {
-	in := parse(r, w.ns, w.names)
-	rep, finished := s.dispatch(w, r, &in)
+	w.in = parse(r, w.ns, w.names)
+	in := &w.in
+	defer func() { w.in = incoming{} }() // keep no record's memory past its handling
+	rep, finished := s.dispatch(w, r, in)
 	if !finished && s.Base().Err() == nil {
 		return false // stopped during a backoff: the next owner retries it
 	}
@@ -28,13 +29,13 @@ func (s *Server) handle(w *worker, r *kgo.Record) bool {
 	if in.replyTo != "" {
 		// The error of a request-reply record is its caller's: answered,
 		// it is neither dead-lettered nor retried by the next owner.
-		return s.reply(r, &in, rep) && finished
+		return s.reply(r, in, rep) && finished
 	}
 	if !finished {
 		return false
 	}
 	if rep.Err != nil {
-		return s.deadLetter(r, &in, rep.Err)
+		return s.deadLetter(r, in, rep.Err)
 	}
 	return true
 }
@@ -49,18 +50,19 @@ func (s *Server) handle(w *worker, r *kgo.Record) bool {
 // group and the attempt's number, from 1.
 //
 // Each attempt's RequestInfo.Outcome foretells, by the same rules, what
-// handle does with the record.
+// handle does with the record: it is w's outcome, built once, which reads
+// w's record in flight and attempt (it may be called only until the
+// middleware returns, so only while the attempt runs).
 func (s *Server) dispatch(w *worker, r *kgo.Record, in *incoming) (rep transport.Reply, finished bool) {
 	req := &in.req
-	partition := strconv.Itoa(int(r.Partition))
+	req.Outcome = w.outcome
 	for attempt := 0; ; attempt++ {
-		req.Attrs = []slog.Attr{ // a new slice each attempt: a handler may keep its ctx
-			slog.String("messaging.destination.partition.id", partition),
-			slog.Int64("messaging.kafka.offset", r.Offset),
-			slog.String("messaging.consumer.group.name", s.group),
-			slog.Int("micro.delivery.attempt", attempt+1),
-		}
-		req.Outcome = func(err error) string { return s.outcome(in, attempt, transport.ErrorOf(err)) }
+		w.attempt = attempt
+		req.Attrs = w.attrs(4) // a new slice each attempt: a handler may keep its ctx
+		req.Attrs[0] = slog.String("messaging.destination.partition.id", w.partition)
+		req.Attrs[1] = slog.Int64("messaging.kafka.offset", r.Offset)
+		req.Attrs[2] = slog.String("messaging.consumer.group.name", s.group)
+		req.Attrs[3] = slog.Int("micro.delivery.attempt", attempt+1)
 		rep = s.d.Serve(s.Base(), req)
 		if rep.Err == nil || req.Err != nil || len(req.Body) > s.o.max {
 			return rep, true
