@@ -214,7 +214,7 @@ func (s *Server) assigned(_ context.Context, cl *kgo.Client, assigned map[string
 				continue // already ours: cooperative balancing only reports additions, but be sure
 			}
 			w := &worker{
-				tp: topicPartition{topic, p}, ns: s.topics[topic], names: names{},
+				tp: topicPartition{topic, p}, ns: s.topics[topic],
 				ready: make(chan struct{}, 1), room: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 			}
 			w.partition = strconv.Itoa(int(p))

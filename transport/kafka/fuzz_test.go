@@ -23,7 +23,7 @@ func FuzzRecord(f *testing.F) {
 			{Key: k1, Value: []byte(v1)}, {Key: k2, Value: []byte(v2)},
 			{Key: hdrService, Value: []byte(v1)},
 		}}
-		n := names{}
+		n := &names{}
 		in := parse(r, "ns", n)
 		for k := range in.req.Header {
 			if k != strings.ToLower(k) || transport.Reserved(k) {
@@ -33,8 +33,8 @@ func FuzzRecord(f *testing.F) {
 		if strings.EqualFold(k1, hdrReplyTo) && strings.EqualFold(k2, hdrReplyTo) && in.replyTo != "" {
 			t.Fatalf("a reply topic named twice redirects the reply to %q", in.replyTo)
 		}
-		if len(n) > maxNames {
-			t.Fatalf("%d names interned, bound %d", len(n), maxNames)
+		if len(n.m) > maxNames {
+			t.Fatalf("%d names interned, bound %d", len(n.m), maxNames)
 		}
 
 		c := &Client{o: clientOptions{common: common{max: 1 << 10}}}

@@ -53,20 +53,31 @@ type incoming struct {
 }
 
 // names interns service names, so that a record's micro-service header
-// costs no allocation once its name has been seen. It holds at most
-// maxNames names, whatever records claim.
-type names map[string]string
+// costs no allocation once its name has been seen, and no map lookup when
+// it is the name of the record before. It holds at most maxNames names,
+// whatever records claim.
+type names struct {
+	m    map[string]string
+	last string // the name interned last
+}
 
 const maxNames = 64
 
-func (n names) intern(b []byte) string {
-	if s, ok := n[string(b)]; ok { // no allocation for the lookup
-		return s
+func (n *names) intern(b []byte) string {
+	if string(b) == n.last { // no allocation for the comparison
+		return n.last
 	}
-	s := string(b)
-	if len(n) < maxNames {
-		n[s] = s
+	s, ok := n.m[string(b)] // nor for the lookup
+	if !ok {
+		s = string(b)
+		if n.m == nil {
+			n.m = map[string]string{}
+		}
+		if len(n.m) < maxNames {
+			n.m[s] = s
+		}
 	}
+	n.last = s
 	return s
 }
 
@@ -84,7 +95,7 @@ const (
 // deadline, a reply topic or a correlation id twice is refused with
 // transport.DuplicateHeader, and a reply topic named twice is no reply
 // topic: a second value never redirects a reply.
-func parse(r *kgo.Record, ns string, n names) incoming {
+func parse(r *kgo.Record, ns string, n *names) incoming {
 	in := incoming{req: transport.Request{Namespace: ns, Body: r.Value}}
 	var (
 		hr             transport.HeaderReader
