@@ -188,6 +188,18 @@ func (c *committer) reserve(quit <-chan struct{}) bool {
 	}
 }
 
+// tryReserve takes room for one more record in the window if there is
+// some, without waiting, and reports whether it did.
+func (c *committer) tryReserve() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.held && c.taken-c.committed < c.window {
+		c.taken++
+		return true
+	}
+	return false
+}
+
 // release gives back the reservation of a record that was not finished.
 func (c *committer) release() {
 	c.mu.Lock()
@@ -195,11 +207,11 @@ func (c *committer) release() {
 	c.mu.Unlock()
 }
 
-// marked counts a reserved record as finished and marked, and asks for a
-// commit.
-func (c *committer) marked() {
+// marked counts n reserved records as finished and marked, and asks for
+// a commit.
+func (c *committer) marked(n int) {
 	c.mu.Lock()
-	c.finished++
+	c.finished += int64(n)
 	c.mu.Unlock()
 	c.wake()
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -341,31 +342,80 @@ func stopped(w *worker) bool {
 }
 
 // runBatch handles recs in order until one cannot be finished or w is
-// stopped, and reports whether all were finished. It marks each record as
-// soon as it is finished, and handles a record only while the records
-// handled but not committed are fewer than the commit window. A record is
-// in the server's Gate from before its handler runs until it is marked, so
-// that Stop commits it once the Gate is empty.
+// stopped, and reports whether all were finished. It handles a record
+// only while the records handled but not committed are fewer than the
+// commit window. A record is in the server's Gate from before its handler
+// runs until it is marked, so that Stop commits it once the Gate is empty.
+// Finished records are marked together (see marks): at most markEvery of
+// them, or those of markAfter, before the next record starts, and always
+// before the worker waits for the window or returns.
 func (s *Server) runBatch(w *worker, recs []*kgo.Record) bool {
+	m := marks{s: s, recs: recs}
+	defer m.flush()
 	for i, r := range recs {
-		if stopped(w) || !s.commits.reserve(w.quit) {
+		if stopped(w) {
 			return false
+		}
+		if !s.commits.tryReserve() {
+			m.flush() // the window waits for these
+			if !s.commits.reserve(w.quit) {
+				return false
+			}
 		}
 		if s.Gate().Enter() != nil { // Stop has begun: start no further record
 			s.commits.release()
 			return false
 		}
-		finished := s.handle(w, r)
-		if finished {
-			s.cl.MarkCommitRecords(recs[i : i+1]...) // r, without a slice of its own to allocate
-			s.commits.marked()
-		} else {
+		if !s.handle(w, r) {
 			s.commits.release()
-		}
-		s.Gate().Leave()
-		if !finished {
+			s.Gate().Leave()
 			return false
 		}
+		m.finished(i)
 	}
 	return true
+}
+
+// Finished records are marked together, by the last of them, when
+// markEvery of them are, or markAfter passed since the first: a batch of
+// quick records costs one mark, and a slow record is marked when done.
+const (
+	markEvery = 64
+	markAfter = time.Millisecond
+)
+
+// marks are a worker's records finished but not yet marked: recs[next-n:next],
+// each in the server's Gate and reserved in the commit window.
+type marks struct {
+	s     *Server
+	recs  []*kgo.Record
+	next  int // recs[next-1] is the last finished
+	n     int
+	since time.Time // when the first was finished
+}
+
+// finished adds recs[i], the record after the last one added, and marks
+// them all if it is time.
+func (m *marks) finished(i int) {
+	m.next = i + 1
+	if m.n++; m.n == 1 {
+		m.since = time.Now()
+	}
+	if m.n >= markEvery || time.Since(m.since) >= markAfter {
+		m.flush()
+	}
+}
+
+// flush marks the finished records, counts them in the commit window and
+// lets them out of the Gate.
+func (m *marks) flush() {
+	if m.n == 0 {
+		return
+	}
+	m.s.cl.MarkCommitRecords(m.recs[m.next-1 : m.next]...) // the last marks all: without a slice of its own to allocate
+	m.s.commits.marked(m.n)
+	for range m.n {
+		m.s.Gate().Leave()
+	}
+	m.n = 0
 }
