@@ -28,7 +28,7 @@ const benchPartitions = 4
 var payload = make([]byte, 64)
 
 func benchCluster(b *testing.B) *kafkatest.Cluster {
-	return kafkatest.Start(b, kafkatest.WithTopics(benchPartitions, "bench", "rawcall"), kafkatest.WithTopics(1, "replies"))
+	return kafkatest.Start(b, kafkatest.WithTopics(benchPartitions, "bench", "bench4k", "rawcall"), kafkatest.WithTopics(1, "replies"))
 }
 
 // rawOpts are the producer settings the transport uses.
@@ -107,41 +107,49 @@ func runSend(b *testing.B, mode string, send func(context.Context) error) {
 // handler, marks each record and commits the marks in the background. Each
 // run joins a new group with the timer stopped; the handler holds the first
 // records until the timer starts, so the time is that of handling only.
+// It runs with 64 B and 4 KiB payloads, each on a topic of its own (a new
+// group reads its topic from the start).
 func BenchmarkConsume(b *testing.B) {
 	c := benchCluster(b)
 	producer := newRaw(b, kgo.SeedBrokers(c.Addrs()...))
 	var round atomic.Int64
-	setup := func(b *testing.B) (group string, h *countHandler) {
-		b.Helper()
-		b.StopTimer()
-		var wg sync.WaitGroup
-		for range b.N {
-			wg.Add(1)
-			producer.Produce(context.Background(), request(payload), func(_ *kgo.Record, err error) {
-				if err != nil {
-					b.Error(err)
-				}
-				wg.Done()
-			})
+	for _, size := range []struct {
+		name, topic string
+		n           int
+	}{{"64B", "bench", 64}, {"4KiB", "bench4k", 4 << 10}} {
+		value := make([]byte, size.n)
+		setup := func(b *testing.B) (group string, h *countHandler) {
+			b.Helper()
+			b.StopTimer()
+			var wg sync.WaitGroup
+			for range b.N {
+				wg.Add(1)
+				producer.Produce(context.Background(), requestTo(size.topic, value), func(_ *kgo.Record, err error) {
+					if err != nil {
+						b.Error(err)
+					}
+					wg.Done()
+				})
+			}
+			wg.Wait()
+			return "bench-" + strconv.FormatInt(round.Add(1), 10), newCountHandler(b.N)
 		}
-		wg.Wait()
-		return "bench-" + strconv.FormatInt(round.Add(1), 10), newCountHandler(b.N)
+		b.Run("size="+size.name+"/impl=micro", func(b *testing.B) {
+			group, h := setup(b)
+			mux := micro.NewMux()
+			mux.HandleFunc(size.topic, "count", h.handle)
+			r := serve(b, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup(group))
+			h.run(b)
+			if err := r.stop(b, 30*time.Second); err != nil {
+				b.Fatal(err)
+			}
+		})
+		b.Run("size="+size.name+"/impl=raw", func(b *testing.B) {
+			group, h := setup(b)
+			rawConsume(b, c, size.topic, group, h)
+			h.run(b)
+		})
 	}
-	b.Run("impl=micro", func(b *testing.B) {
-		group, h := setup(b)
-		mux := micro.NewMux()
-		mux.HandleFunc("bench", "count", h.handle)
-		r := serve(b, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup(group))
-		h.run(b)
-		if err := r.stop(b, 30*time.Second); err != nil {
-			b.Fatal(err)
-		}
-	})
-	b.Run("impl=raw", func(b *testing.B) {
-		group, h := setup(b)
-		rawConsume(b, c, group, h)
-		h.run(b)
-	})
 }
 
 // countHandler is the benchmarks' handler: it counts records until n. Its
@@ -195,10 +203,10 @@ func (h *countHandler) run(b *testing.B) {
 // rawConsume runs franz-go's recommended at-least-once loop until b's end:
 // poll with rebalances blocked, handle each record, mark it, commit marks
 // in the background and on revoke.
-func rawConsume(b *testing.B, c *kafkatest.Cluster, group string, h *countHandler) {
+func rawConsume(b *testing.B, c *kafkatest.Cluster, topic, group string, h *countHandler) {
 	wake := make(chan struct{}, 1)
 	cl := newRaw(b, rawOpts(c,
-		kgo.ConsumerGroup(group), kgo.ConsumeTopics("bench"),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks(),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
 			_ = cl.CommitMarkedOffsets(ctx)
