@@ -144,11 +144,33 @@ take:
 	}
 }
 
-// start hands one pulled message, which holds a slot of c, to a handler
-// goroutine. Messages of a pull still in flight when intake stops are
-// handled too: they are the process's already.
+// start hands one pulled message, which holds a slot of c, to an idle
+// worker of c, or to a new worker if none is idle. Messages of a pull
+// still in flight when intake stops are handled too: they are the
+// process's already.
 func (s *Server) start(c *consumer, m natsjs.Msg) {
-	go s.handle(c, m, s.heartbeat(m))
+	select {
+	case c.work <- m:
+	default:
+		s.workers.Add(1)
+		go s.work(c, m)
+	}
+}
+
+// work is a worker of c: it handles m, then each message start hands it,
+// until it receives nil (the sweep retires it, or release ends it). A
+// worker is reused so that a message costs neither a goroutine nor the
+// growth of a fresh stack; there are at most as many as c has slots.
+func (s *Server) work(c *consumer, m natsjs.Msg) {
+	defer s.workers.Done()
+	w := &worker{}
+	c.enlist(w)
+	defer c.discharge(w)
+	for m != nil {
+		w.take(m)
+		s.handle(c, m, w)
+		m = <-c.work
+	}
 }
 
 // handBack returns a message to JetStream unhandled, for redelivery once
@@ -159,10 +181,10 @@ func (s *Server) handBack(m natsjs.Msg) {
 }
 
 // handle runs the handler of one message and settles it.
-func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
+func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
 	defer func() { <-c.slots }()
 	if e := s.Gate().Enter(); e != nil { // Stop gave up on draining
-		hb.stop()
+		w.drop()
 		s.handBack(m)
 		return
 	}
@@ -183,7 +205,7 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
 	if limit := s.o.retry.Retries + 1 + redeliveries; meta.NumDelivered > uint64(limit) {
 		// Delivered more often than failures and Stops explain: its
 		// handler may be what takes the process down. It does not run again.
-		hb.stop()
+		w.drop()
 		s.fail(m, meta, &in, transport.Reply{Err: micro.Errorf(micro.Internal,
 			"jetstream: message delivered %d times, more than %d, without being settled", meta.NumDelivered, limit)})
 		return
@@ -196,7 +218,7 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
 		}
 	}
 	rep := s.d.Serve(s.Base(), &in.req)
-	hb.stop()
+	w.drop()
 	s.settle(m, meta, &in, rep)
 }
 
@@ -302,37 +324,92 @@ func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Err
 	s.log.Warn("jetstream: message failed; sent to the dead-letter subject", append(attrs, "dead_letter", s.o.deadLetter)...)
 }
 
-// heartbeat extends a message's AckWait with InProgress every half of it
-// until stopped, so that a message held by the process, running or not,
-// is never redelivered meanwhile.
-type heartbeat struct {
-	mu   sync.Mutex
-	t    *time.Timer
-	done bool
+// worker is the state of one worker that the sweep reads: the message it
+// holds, and since when it holds it unextended.
+type worker struct {
+	mu    sync.Mutex
+	m     natsjs.Msg // nil while idle
+	since time.Time  // when it took m, or last sent InProgress for it
+	idle  int        // sweeps in a row that found it idle
 }
 
-func (s *Server) heartbeat(m natsjs.Msg) *heartbeat {
-	every := s.o.ackWait / 2
-	h := &heartbeat{}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.t = time.AfterFunc(every, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.done {
+// take makes w hold m, from now on extended by the sweep.
+func (w *worker) take(m natsjs.Msg) {
+	now := time.Now()
+	w.mu.Lock()
+	w.m, w.since, w.idle = m, now, 0
+	w.mu.Unlock()
+}
+
+// drop ends the extension of w's message, before it is settled: once it
+// returns, the sweep sends no InProgress for it.
+func (w *worker) drop() {
+	w.mu.Lock()
+	w.m = nil
+	w.mu.Unlock()
+}
+
+func (c *consumer) enlist(w *worker) {
+	c.mu.Lock()
+	c.workers[w] = struct{}{}
+	c.mu.Unlock()
+}
+
+func (c *consumer) discharge(w *worker) {
+	c.mu.Lock()
+	delete(c.workers, w)
+	c.mu.Unlock()
+}
+
+// sweepEvery is the period of the sweep as a fraction of AckWait: a
+// message held for half its AckWait is extended within a tenth more, well
+// before JetStream would redeliver it.
+const sweepEvery = 10
+
+// sweep runs until release. Every AckWait/sweepEvery it extends, with
+// InProgress, each message that a worker has held unextended for half of
+// AckWait, running or not, so that no message held by the process is
+// redelivered meanwhile; and it retires the workers that it found idle
+// twice in a row, so that a burst's workers do not stay for good. One
+// timer serves every message.
+func (s *Server) sweep() {
+	defer s.sweeping.Done()
+	t := time.NewTicker(max(s.o.ackWait/sweepEvery, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.done:
 			return
 		}
-		if err := m.InProgress(); err != nil {
-			s.log.Debug("jetstream: in-progress not sent", "subject", m.Subject(), "err", err)
+		now := time.Now()
+		for _, c := range s.consumers {
+			c.mu.Lock()
+			retire := 0
+			for w := range c.workers {
+				w.mu.Lock()
+				switch {
+				case w.m == nil:
+					if w.idle++; w.idle >= 2 {
+						retire++
+					}
+				case now.Sub(w.since) >= s.o.ackWait/2:
+					if err := w.m.InProgress(); err != nil {
+						s.log.Debug("jetstream: in-progress not sent", "subject", w.m.Subject(), "err", err)
+					}
+					w.since = now
+				}
+				w.mu.Unlock()
+			}
+			c.mu.Unlock()
+		retiring:
+			for ; retire > 0; retire-- {
+				select {
+				case c.work <- nil: // to whichever worker is idle
+				default:
+					break retiring
+				}
+			}
 		}
-		h.t.Reset(every)
-	})
-	return h
-}
-
-func (h *heartbeat) stop() {
-	h.mu.Lock()
-	h.done = true
-	h.t.Stop()
-	h.mu.Unlock()
+	}
 }
