@@ -82,6 +82,49 @@ func BenchmarkSend(b *testing.B) {
 	}
 }
 
+// BenchmarkSendPaired runs Client.Send and the raw Publish of
+// BenchmarkSend alternately in one loop, one at a time, so that both see
+// the same load from one moment to the next; each iteration sends one
+// message each way, in turns which goes first. It reports each side's mean
+// time per send and micro's throughput as a fraction of raw's.
+func BenchmarkSendPaired(b *testing.B) {
+	ns := startJS(b)
+	_, js := connect(b, ns)
+	ctx := context.Background()
+	c := newClient(b, ns, jetstream.WithPrefix(benchStream(b, js)))
+	rawPrefix := benchStream(b, js)
+	nc, err := natsgo.Connect(ns.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	rjs, _ := natsjs.New(nc)
+	sends := [2]func() error{
+		func() error { return c.Send(ctx, "b", "sink", payload) },
+		func() error {
+			_, err := rjs.Publish(ctx, rawPrefix+".b.sink", payload, natsjs.WithMsgID(nuid.Next()))
+			return err
+		},
+	}
+	var took [2]time.Duration
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		for k := range 2 {
+			side := (i + k) % 2
+			t0 := time.Now()
+			if err := sends[side](); err != nil {
+				b.Fatal(err)
+			}
+			took[side] += time.Since(t0)
+		}
+		i++
+	}
+	b.ReportMetric(float64(took[0].Nanoseconds())/float64(b.N), "micro-ns/send")
+	b.ReportMetric(float64(took[1].Nanoseconds())/float64(b.N), "raw-ns/send")
+	b.ReportMetric(float64(took[1])/float64(took[0]), "micro/raw-throughput")
+}
+
 // cpu returns the CPU time the process has used, user and system, so
 // that a benchmark can report CPU per message beside wall time: on a
 // shared machine the wall time moves with the other jobs' load.
