@@ -164,6 +164,7 @@ func (s *Server) start(c *consumer, m natsjs.Msg) {
 func (s *Server) work(c *consumer, m natsjs.Msg) {
 	defer s.workers.Done()
 	w := &worker{}
+	w.outcome = func(err error) string { return s.outcome(&w.in, w.meta, transport.ErrorOf(err)) }
 	c.enlist(w)
 	defer c.discharge(w)
 	for m != nil {
@@ -217,7 +218,12 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
 			slog.Uint64("micro.delivery.attempt", meta.NumDelivered),
 		}
 	}
-	in.req.Outcome = func(err error) string { return s.outcome(&in, meta, transport.ErrorOf(err)) }
+	// Outcome reads a copy of the message in the worker, which holds it
+	// until the next message: RequestInfo.Outcome may be called only
+	// while the handler's middleware runs. So neither the message nor a
+	// closure is allocated.
+	w.in, w.meta = in, meta
+	in.req.Outcome = w.outcome
 	rep := s.d.Serve(s.Base(), &in.req)
 	w.drop()
 	s.settle(m, meta, &in, rep)
@@ -342,9 +348,15 @@ func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Err
 	s.log.Warn("jetstream: message failed; sent to the dead-letter subject", append(attrs, "dead_letter", s.o.deadLetter)...)
 }
 
-// worker is the state of one worker that the sweep reads: the message it
-// holds, and since when it holds it unextended.
+// worker is the state of one worker: what its handler's Outcome reads,
+// and, for the sweep, the message it holds and since when it holds it
+// unextended.
 type worker struct {
+	// Read by the worker's handler only.
+	in      incoming               // the message being handled, for outcome
+	meta    *natsjs.MsgMetadata    // its metadata
+	outcome func(err error) string // RequestInfo.Outcome of its messages
+
 	mu    sync.Mutex
 	m     natsjs.Msg // nil while idle
 	since time.Time  // when it took m, or last sent InProgress for it
