@@ -149,28 +149,42 @@ take:
 // still in flight when intake stops are handled too: they are the
 // process's already.
 func (s *Server) start(c *consumer, m natsjs.Msg) {
+	p := pulled{m: m, at: time.Now()}
 	select {
-	case c.work <- m:
+	case c.work <- p:
 	default:
+		w := &worker{}
+		w.outcome = func(err error) string { return s.outcome(&w.in, w.meta, transport.ErrorOf(err)) }
+		w.take(p)
+		c.enlist(w) // before it runs: the sweep sees m from now on
 		s.workers.Add(1)
-		go s.work(c, m)
+		go s.work(c, w, m)
 	}
 }
 
-// work is a worker of c: it handles m, then each message start hands it,
-// until it receives nil (the sweep retires it, or release ends it). A
-// worker is reused so that a message costs neither a goroutine nor the
-// growth of a fresh stack; there are at most as many as c has slots.
-func (s *Server) work(c *consumer, m natsjs.Msg) {
+// pulled is a message handed to a worker, and when it was pulled. A nil
+// message retires the worker.
+type pulled struct {
+	m  natsjs.Msg
+	at time.Time
+}
+
+// work is the loop of worker w of c: it handles m, then each message
+// start hands it, until it receives nil (the sweep retires it, or release
+// ends it). A worker is reused so that a message costs neither a
+// goroutine nor the growth of a fresh stack; there are at most as many as
+// c has slots.
+func (s *Server) work(c *consumer, w *worker, m natsjs.Msg) {
 	defer s.workers.Done()
-	w := &worker{}
-	w.outcome = func(err error) string { return s.outcome(&w.in, w.meta, transport.ErrorOf(err)) }
-	c.enlist(w)
 	defer c.discharge(w)
-	for m != nil {
-		w.take(m)
+	for {
 		s.handle(c, m, w)
-		m = <-c.work
+		p := <-c.work
+		if p.m == nil {
+			return
+		}
+		w.take(p)
+		m = p.m
 	}
 }
 
@@ -359,15 +373,15 @@ type worker struct {
 
 	mu    sync.Mutex
 	m     natsjs.Msg // nil while idle
-	since time.Time  // when it took m, or last sent InProgress for it
+	since time.Time  // when m was pulled, or last extended
 	idle  int        // sweeps in a row that found it idle
 }
 
-// take makes w hold m, from now on extended by the sweep.
-func (w *worker) take(m natsjs.Msg) {
-	now := time.Now()
+// take makes w hold p's message, from now on extended by the sweep as
+// held since it was pulled.
+func (w *worker) take(p pulled) {
 	w.mu.Lock()
-	w.m, w.since, w.idle = m, now, 0
+	w.m, w.since, w.idle = p.m, p.at, 0
 	w.mu.Unlock()
 }
 
@@ -392,13 +406,13 @@ func (c *consumer) discharge(w *worker) {
 }
 
 // sweepEvery is the period of the sweep as a fraction of AckWait: a
-// message held for half its AckWait is extended within a tenth more, well
-// before JetStream would redeliver it.
+// message held for two fifths of its AckWait is extended within a tenth
+// more, so at most half of AckWait after it was pulled or last extended.
 const sweepEvery = 10
 
 // sweep runs until release. Every AckWait/sweepEvery it extends, with
-// InProgress, each message that a worker has held unextended for half of
-// AckWait, running or not, so that no message held by the process is
+// InProgress, each message that a worker has held unextended for two
+// fifths of AckWait, running or not, so that no message held by the process is
 // redelivered meanwhile; and it retires the workers that it found idle
 // twice in a row, so that a burst's workers do not stay for good. One
 // timer serves every message.
@@ -423,7 +437,7 @@ func (s *Server) sweep() {
 					if w.idle++; w.idle >= 2 {
 						retire++
 					}
-				case now.Sub(w.since) >= s.o.ackWait/2:
+				case now.Sub(w.since) >= s.o.ackWait*2/5:
 					if err := w.m.InProgress(); err != nil {
 						s.log.Debug("jetstream: in-progress not sent", "subject", w.m.Subject(), "err", err)
 					}
@@ -435,7 +449,7 @@ func (s *Server) sweep() {
 		retiring:
 			for ; retire > 0; retire-- {
 				select {
-				case c.work <- nil: // to whichever worker is idle
+				case c.work <- pulled{}: // to whichever worker is idle
 				default:
 					break retiring
 				}

@@ -57,7 +57,7 @@ type consumer struct {
 	bases  []string      // their subjects without the service: "[prefix.]ns."
 	slots  chan struct{} // one token per message pulled and not yet settled
 
-	work    chan natsjs.Msg // a message to an idle worker; nil retires it
+	work    chan pulled // a message to an idle worker; nil retires it
 	mu      sync.Mutex
 	workers map[*worker]struct{} // alive, for the sweep
 }
@@ -146,7 +146,7 @@ func (s *Server) setup(ctx context.Context) (err error) {
 		c := byStream[stream]
 		if c == nil {
 			c = &consumer{stream: stream, slots: make(chan struct{}, s.o.concurrency),
-				work: make(chan natsjs.Msg), workers: map[*worker]struct{}{}}
+				work: make(chan pulled), workers: map[*worker]struct{}{}}
 			byStream[stream] = c
 			s.consumers = append(s.consumers, c)
 		}
