@@ -108,6 +108,18 @@ type RequestInfo struct {
 	// runs; a few per message, never a payload or header value; nil where
 	// the transport has none. Do not modify it.
 	Attrs []slog.Attr
+	// Outcome is set by the transports that settle a message by its
+	// handler's result, Kafka and JetStream; nil elsewhere. It tells what
+	// the transport does with the message if the handler returns err:
+	// "ack" (done with), "retry" (delivered again after a backoff),
+	// "reply" (the error goes back to the caller of a request),
+	// "dead_letter" (sent to the dead-letter topic or subject) or "drop"
+	// (logged and skipped, for want of a dead-letter destination). A reply
+	// the transport refuses after the handler returned (reply headers
+	// outside the alphabet, a reply over the size limit) is not foreseen.
+	// Middleware, such as otelmicro's, calls it once the handler returned;
+	// it may be called only until the middleware itself returns.
+	Outcome func(err error) string
 }
 
 // RequestInfoFrom returns the RequestInfo in ctx. Outside a transport's call

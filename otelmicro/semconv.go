@@ -25,6 +25,7 @@ const (
 	keyNamespace      = attribute.Key("micro.namespace")
 	keyService        = attribute.Key("micro.service")
 	keyTransport      = attribute.Key("micro.transport")
+	keyOutcome        = attribute.Key("micro.delivery.outcome") // RequestInfo.Outcome's answer
 	rpcSystem         = "micro"
 	opSend, opProcess = "send", "process"
 )

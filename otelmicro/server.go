@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dancinggopher/micro"
 )
@@ -23,6 +24,10 @@ import (
 // recovers it. The span also carries the request's RequestInfo.Attrs, what
 // the transport knows of the message (a Kafka record's partition, offset,
 // group and attempt); metrics do not, to keep their cardinality bounded.
+// Where the transport tells what it does with a message by its handler's
+// result ([micro.RequestInfo.Outcome]: Kafka, JetStream), the span carries
+// it as micro.delivery.outcome, with an event when the message is retried
+// or dead-lettered.
 // The middleware is safe for concurrent use.
 func Middleware(opts ...Option) micro.Middleware {
 	t := newTelemetry(opts, true)
@@ -53,11 +58,30 @@ func (t *telemetry) serve(ctx context.Context, next micro.Endpoint, req []byte) 
 		if !panicked {
 			code = codeOf(err)
 		}
+		if info.Outcome != nil && span.IsRecording() {
+			outcome(span, info.Outcome, err, panicked)
+		}
 		r.end(ctx, span, begin, code, err, panicked)
 	}()
 	resp, err = next.Handle(ctx, req)
 	panicked = false
 	return resp, err
+}
+
+// outcome records on span what the transport does with the message by
+// the handler's result: the attribute micro.delivery.outcome, and an event
+// of the same name when the message is retried or dead-lettered, so that
+// trace views show it on the timeline. A panic counts as Internal, what
+// the Mux answers it with.
+func outcome(span trace.Span, of func(error) string, err error, panicked bool) {
+	if panicked {
+		err = micro.NewError(micro.Internal, "handler panicked")
+	}
+	o := of(err)
+	span.SetAttributes(keyOutcome.String(o))
+	if o == "retry" || o == "dead_letter" {
+		span.AddEvent(string(keyOutcome), trace.WithAttributes(keyOutcome.String(o)))
+	}
 }
 
 // incoming reads a request's headers for a propagator. Keys are lower-case

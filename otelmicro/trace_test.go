@@ -184,11 +184,16 @@ func TestKafkaRetries(t *testing.T) {
 	spans := tm.rec.wait(t, 4)
 	producer := find(t, spans, trace.SpanKindProducer, "jobs.flaky")
 	var statuses []codes.Code
+	var outcomes, events []string
 	for _, s := range spans {
 		if s.SpanKind() != trace.SpanKindConsumer {
 			continue
 		}
 		statuses = append(statuses, s.Status().Code)
+		outcomes = append(outcomes, attr(s, "micro.delivery.outcome"))
+		for _, e := range s.Events() {
+			events = append(events, e.Name)
+		}
 		if s.Parent().SpanID() != producer.SpanContext().SpanID() {
 			t.Errorf("attempt's parent %s, want the producer %s", s.Parent().SpanID(), producer.SpanContext().SpanID())
 		}
@@ -210,6 +215,23 @@ func TestKafkaRetries(t *testing.T) {
 	if want := []codes.Code{codes.Error, codes.Error, codes.Unset}; !slices.Equal(statuses, want) {
 		t.Errorf("consumer spans' statuses %v, want %v", statuses, want)
 	}
+	if want := []string{"retry", "retry", "ack"}; !slices.Equal(outcomes, want) {
+		t.Errorf("consumer spans' outcomes %q, want %q", outcomes, want)
+	}
+	if want := []string{"micro.delivery.outcome", "micro.delivery.outcome"}; !slices.Equal(events, want) {
+		t.Errorf("consumer spans' events %q, want one per retry %q", events, want)
+	}
+}
+
+// attr returns the string value of span's attribute key, or "" if it has
+// none.
+func attr(span sdktrace.ReadOnlySpan, key attribute.Key) string {
+	for _, kv := range span.Attributes() {
+		if kv.Key == key {
+			return kv.Value.String()
+		}
+	}
+	return ""
 }
 
 // TestKafkaDeadLetter checks that a record dead-lettered by the server
@@ -246,5 +268,14 @@ func TestKafkaDeadLetter(t *testing.T) {
 	}
 	if d := diffAttrs(dead.Attributes(), map[string]string{"messaging.destination.name": "dlq", "messaging.system": "kafka"}); d != nil {
 		t.Errorf("dead letter's span: %v", d)
+	}
+	if o := attr(failed, "micro.delivery.outcome"); o != "dead_letter" {
+		t.Errorf("record's outcome %q, want dead_letter", o)
+	}
+	if ev := failed.Events(); len(ev) != 1 || ev[0].Name != "micro.delivery.outcome" {
+		t.Errorf("record's events %v, want one micro.delivery.outcome", ev)
+	}
+	if o := attr(dead, "micro.delivery.outcome"); o != "ack" {
+		t.Errorf("dead letter's outcome %q, want ack", o)
 	}
 }

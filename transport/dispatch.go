@@ -34,6 +34,9 @@ type Request struct {
 	// message (its partition and offset, its delivery attempt). Nil for
 	// none.
 	Attrs []slog.Attr
+	// Outcome becomes the RequestInfo.Outcome: what the transport does
+	// with the message by its handler's error. Nil for none.
+	Outcome func(err error) string
 	// Err, if not nil, is why the transport could not read the request (a
 	// malformed deadline, a header twice): it is answered without running
 	// a handler.
@@ -78,7 +81,7 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	}
 	ctx := &handlerCtx{base: base, deadline: req.Deadline, info: micro.RequestInfo{
 		Namespace: req.Namespace, Service: req.Service, Transport: d.Transport,
-		Header: req.Header, ReplyHeader: micro.Header{}, OneWay: req.OneWay, Attrs: req.Attrs,
+		Header: req.Header, ReplyHeader: micro.Header{}, OneWay: req.OneWay, Attrs: req.Attrs, Outcome: req.Outcome,
 	}}
 	if req.Caller != nil && req.Caller.Done() != nil {
 		ctx.caller = req.Caller

@@ -195,6 +195,7 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
 			slog.Uint64("micro.delivery.attempt", meta.NumDelivered),
 		}
 	}
+	in.req.Outcome = func(err error) string { return s.outcome(&in, meta, transport.ErrorOf(err)) }
 	rep := s.d.Serve(s.Base(), &in.req)
 	hb.stop()
 	s.settle(m, meta, &in, rep)
@@ -242,6 +243,23 @@ func (s *Server) fail(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, rep 
 func (s *Server) retryable(in *incoming, e *micro.Error, meta *natsjs.MsgMetadata) bool {
 	return in.req.Err == nil && len(in.req.Body) <= s.o.max && s.o.retry.Retry(int(meta.NumDelivered)-1, e.Code) &&
 		(in.req.Deadline.IsZero() || time.Now().Before(in.req.Deadline))
+}
+
+// outcome tells what settle does with a message whose handler failed
+// with e (nil for none), unless Stop gives up on it; see
+// [micro.RequestInfo.Outcome].
+func (s *Server) outcome(in *incoming, meta *natsjs.MsgMetadata, e *micro.Error) string {
+	switch {
+	case e == nil:
+		return "ack"
+	case s.retryable(in, e, meta):
+		return "retry"
+	case in.replyTo != "":
+		return "reply"
+	case s.o.deadLetter != "":
+		return "dead_letter"
+	}
+	return "drop"
 }
 
 // settled logs an acknowledgement that could not be sent.

@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -80,6 +81,17 @@ func TestPoisonMessages(t *testing.T) {
 	letters, dlnc := deadLetters(t, ns, dlq)
 	a := newAttempts()
 	mux := micro.NewMux()
+	var outcomesMu sync.Mutex
+	outcomes := map[string][]string{} // each attempt's RequestInfo.Outcome, by body
+	mux.Use(func(next micro.Endpoint) micro.Endpoint {
+		return micro.HandlerFunc(func(ctx context.Context, req []byte) ([]byte, error) {
+			resp, err := next.Handle(ctx, req) // a panic passes by: the Mux answers it
+			outcomesMu.Lock()
+			defer outcomesMu.Unlock()
+			outcomes[string(req)] = append(outcomes[string(req)], micro.RequestInfoFrom(ctx).Outcome(err))
+			return resp, err
+		})
+	})
 	mux.HandleFunc("p", "work", func(ctx context.Context, req []byte) ([]byte, error) {
 		n := a.run(string(req))
 		attrs := map[string]slog.Value{}
@@ -162,6 +174,17 @@ func TestPoisonMessages(t *testing.T) {
 	case m := <-letters:
 		t.Errorf("unexpected dead letter %q", m.Data)
 	default:
+	}
+	outcomesMu.Lock()
+	defer outcomesMu.Unlock()
+	for body, want := range map[string][]string{
+		"ok-0": {"ack"}, "ok-4": {"ack"},
+		"flaky":   {"retry", "retry", "dead_letter"},
+		"invalid": {"dead_letter"},
+	} {
+		if got := outcomes[body]; !slices.Equal(got, want) {
+			t.Errorf("%q: outcomes %q, want %q", body, got, want)
+		}
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 // whether its offset may be committed.
 func (s *Server) handle(w *worker, r *kgo.Record) bool {
 	in := parse(r, w.ns, w.names)
-	rep, finished := s.dispatch(w, r, &in.req)
+	rep, finished := s.dispatch(w, r, &in)
 	if !finished && s.Base().Err() == nil {
 		return false // stopped during a backoff: the next owner retries it
 	}
@@ -40,15 +40,18 @@ func (s *Server) handle(w *worker, r *kgo.Record) bool {
 }
 
 // dispatch runs the handler, each attempt a Dispatcher.Serve, retrying
-// retryable errors. finished is false if the worker was stopped during a
-// backoff, or Stop gave up on the handler. A record refused before its
-// handler ran (malformed, over the size limit) fails at once. A retry is
-// made only if its backoff ends before the caller's deadline, so that the
-// caller gets the handler's last error rather than DeadlineExceeded.
+// retryable errors (see retries). finished is false if the worker was
+// stopped during a backoff, or Stop gave up on the handler. A record
+// refused before its handler ran (malformed, over the size limit) fails at
+// once.
 //
 // Each attempt's RequestInfo.Attrs carry r's partition and offset, the
 // group and the attempt's number, from 1.
-func (s *Server) dispatch(w *worker, r *kgo.Record, req *transport.Request) (rep transport.Reply, finished bool) {
+//
+// Each attempt's RequestInfo.Outcome foretells, by the same rules, what
+// handle does with the record.
+func (s *Server) dispatch(w *worker, r *kgo.Record, in *incoming) (rep transport.Reply, finished bool) {
+	req := &in.req
 	partition := strconv.Itoa(int(r.Partition))
 	for attempt := 0; ; attempt++ {
 		req.Attrs = []slog.Attr{ // a new slice each attempt: a handler may keep its ctx
@@ -57,20 +60,18 @@ func (s *Server) dispatch(w *worker, r *kgo.Record, req *transport.Request) (rep
 			slog.String("messaging.consumer.group.name", s.group),
 			slog.Int("micro.delivery.attempt", attempt+1),
 		}
+		req.Outcome = func(err error) string { return s.outcome(in, attempt, transport.ErrorOf(err)) }
 		rep = s.d.Serve(s.Base(), req)
-		switch {
-		case rep.Err == nil, req.Err != nil, len(req.Body) > s.o.max:
+		if rep.Err == nil || req.Err != nil || len(req.Body) > s.o.max {
 			return rep, true
-		case s.Base().Err() != nil:
+		}
+		if s.Base().Err() != nil {
 			return rep, false
-		case !s.o.retry.Retry(attempt, rep.Err.Code):
+		}
+		if !s.retries(req, attempt, rep.Err) {
 			return rep, true
 		}
-		backoff := s.o.retry.Delay(attempt)
-		if !req.Deadline.IsZero() && !time.Now().Add(backoff).Before(req.Deadline) {
-			return rep, true
-		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(s.o.retry.Delay(attempt))
 		select {
 		case <-t.C:
 		case <-w.quit:
@@ -78,6 +79,34 @@ func (s *Server) dispatch(w *worker, r *kgo.Record, req *transport.Request) (rep
 			return rep, false
 		}
 	}
+}
+
+// retries reports whether a record whose attempt (from 0) failed with e is
+// tried again: a retryable code, attempts left, a record the server could
+// read and serve at all, and a backoff that ends before the caller's
+// deadline, so that the caller gets the handler's last error rather than
+// DeadlineExceeded.
+func (s *Server) retries(req *transport.Request, attempt int, e *micro.Error) bool {
+	if e == nil || req.Err != nil || len(req.Body) > s.o.max || !s.o.retry.Retry(attempt, e.Code) {
+		return false
+	}
+	return req.Deadline.IsZero() || time.Now().Add(s.o.retry.Delay(attempt)).Before(req.Deadline)
+}
+
+// outcome tells what handle does with a record whose attempt (from 0)
+// ended with e; see [micro.RequestInfo.Outcome].
+func (s *Server) outcome(in *incoming, attempt int, e *micro.Error) string {
+	switch {
+	case e == nil:
+		return "ack"
+	case s.retries(&in.req, attempt, e):
+		return "retry"
+	case in.replyTo != "":
+		return "reply"
+	case s.o.deadLetter != "":
+		return "dead_letter"
+	}
+	return "drop"
 }
 
 // reply produces the reply to a request and waits for the broker's
