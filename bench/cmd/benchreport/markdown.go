@@ -282,6 +282,8 @@ func mib(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
 
 func duration(ns float64) string {
 	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.2f s", ns/1e9)
 	case ns >= 1e6:
 		return fmt.Sprintf("%.2f ms", ns/1e6)
 	case ns >= 1e3:
