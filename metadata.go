@@ -97,7 +97,8 @@ type RequestInfo struct {
 	// ReplyHeader is sent back with the reply. It is never nil: on a one-way
 	// message, or a transport that cannot carry reply headers, what is set
 	// is dropped. Its keys and values must keep to the header alphabet, or
-	// the call fails with Internal.
+	// the call fails with Internal. Set it only until the handler returns:
+	// the server then copies it out and reuses the map.
 	ReplyHeader Header
 	// Attrs describe the message as the medium delivered it, keyed by
 	// OpenTelemetry names where the semantic conventions have one: Kafka

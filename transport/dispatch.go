@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dancinggopher/micro"
@@ -37,6 +38,11 @@ type Request struct {
 	// Outcome becomes the RequestInfo.Outcome: what the transport does
 	// with the message by its handler's error. Nil for none.
 	Outcome func(err error) string
+	// CopyBody makes Serve give the handler a copy of Body rather than
+	// Body itself, made with the handler's context in one allocation, for
+	// a transport whose Body is its caller's memory (inproc). It must not
+	// be set if Body may change while Serve runs.
+	CopyBody bool
 	// Err, if not nil, is why the transport could not read the request (a
 	// malformed deadline, a header twice): it is answered without running
 	// a handler.
@@ -75,14 +81,13 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	if max := d.max(); len(req.Body) > max {
 		return d.failed(req, micro.Errorf(micro.ResourceExhausted, "request of %d bytes exceeds the limit of %d", len(req.Body), max))
 	}
-	body := req.Body
-	if len(body) == 0 {
-		body = nil
-	}
-	ctx := &handlerCtx{base: base, deadline: req.Deadline, info: micro.RequestInfo{
+	ctx, body := newHandlerCtx(req.Body, req.CopyBody)
+	ctx.base, ctx.deadline = base, req.Deadline
+	replyHeader := replyHeaders.Get().(micro.Header)
+	ctx.info = micro.RequestInfo{
 		Namespace: req.Namespace, Service: req.Service, Transport: d.Transport,
-		Header: req.Header, ReplyHeader: micro.Header{}, OneWay: req.OneWay, Attrs: req.Attrs, Outcome: req.Outcome,
-	}}
+		Header: req.Header, ReplyHeader: replyHeader, OneWay: req.OneWay, Attrs: req.Attrs, Outcome: req.Outcome,
+	}
 	if req.Caller != nil && req.Caller.Done() != nil {
 		ctx.caller = req.Caller
 	}
@@ -91,12 +96,13 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	ctx.finish()
 
 	r := Reply{Err: ErrorOf(err)}
+	var herr *micro.Error
 	if len(info.ReplyHeader) > 0 {
-		h, herr := replyHeader(info.ReplyHeader)
-		if herr != nil {
-			return d.failed(req, herr)
-		}
-		r.Header = h
+		r.Header, herr = replyHeaderOf(info.ReplyHeader)
+	}
+	recycle(replyHeader)
+	if herr != nil {
+		return d.failed(req, herr)
 	}
 	if r.Err != nil {
 		if req.OneWay {
@@ -113,21 +119,33 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	return r
 }
 
-// replyHeader checks a handler's reply headers and returns them with
-// lower-case keys.
-func replyHeader(h micro.Header) (micro.Header, *micro.Error) {
-	lower := true
+// replyHeaders holds empty maps for the handlers' ReplyHeader, so that a
+// handler that sets none costs no map: the Dispatcher copies out what a
+// handler set and recycles the map once the handler has returned, which
+// is why a handler may write it only until then (see micro.RequestInfo).
+var replyHeaders = sync.Pool{New: func() any { return micro.Header{} }}
+
+// maxRecycled is the most headers a recycled map held: a map that grew
+// larger is left to the collector rather than kept at its size.
+const maxRecycled = 8
+
+// recycle empties h, a map of replyHeaders, and puts it back.
+func recycle(h micro.Header) {
+	if len(h) > maxRecycled {
+		return
+	}
+	clear(h)
+	replyHeaders.Put(h)
+}
+
+// replyHeaderOf checks a handler's reply headers and returns a copy of them
+// with lower-case keys.
+func replyHeaderOf(h micro.Header) (micro.Header, *micro.Error) {
+	out := make(micro.Header, len(h))
 	for k, v := range h {
 		if err := CheckHeader(k, v); err != nil {
 			return nil, micro.Errorf(micro.Internal, "reply %s", err.(*micro.Error).Message)
 		}
-		lower = lower && strings.ToLower(k) == k
-	}
-	if lower {
-		return h, nil
-	}
-	out := make(micro.Header, len(h))
-	for k, v := range h {
 		out[strings.ToLower(k)] = v
 	}
 	return out, nil

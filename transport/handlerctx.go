@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -93,7 +94,10 @@ func (c *handlerCtx) Err() error {
 	if err := c.base.Err(); err != nil {
 		return err
 	}
-	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+	// time.Until reads only the monotonic clock when the deadline carries
+	// a monotonic reading (one set in this process), where time.Now reads
+	// the wall clock too.
+	if !c.deadline.IsZero() && time.Until(c.deadline) <= 0 {
 		return context.DeadlineExceeded
 	}
 	if c.caller != nil {
@@ -127,3 +131,56 @@ func (c *handlerCtx) finish() {
 		c.cancel()
 	}
 }
+
+// newHandlerCtx returns a new handlerCtx and the body its handler gets:
+// nil if body is empty; if copyBody, a copy of body, made in the same
+// allocation as the context when it is at most 16 KiB; else body itself.
+func newHandlerCtx(body []byte, copyBody bool) (*handlerCtx, []byte) {
+	switch n := len(body); {
+	case n == 0:
+		return new(handlerCtx), nil
+	case !copyBody:
+		return new(handlerCtx), body
+	case n <= 64:
+		return withBody[buf64](body)
+	case n <= 256:
+		return withBody[buf256](body)
+	case n <= 1<<10:
+		return withBody[buf1k](body)
+	case n <= 4<<10:
+		return withBody[buf4k](body)
+	case n <= 16<<10:
+		return withBody[buf16k](body)
+	}
+	return new(handlerCtx), bytes.Clone(body)
+}
+
+// withBody returns a handlerCtx and a copy of body in one allocation; body
+// must fit in a B.
+func withBody[B any, P interface {
+	*B
+	bytes() []byte
+}](body []byte) (*handlerCtx, []byte) {
+	c := new(struct {
+		ctx handlerCtx
+		buf B // last, so that the collector does not scan it
+	})
+	buf := P(&c.buf).bytes()[:len(body):len(body)]
+	copy(buf, body)
+	return &c.ctx, buf
+}
+
+// The buffers of withBody, one per size.
+type (
+	buf64  [64]byte
+	buf256 [256]byte
+	buf1k  [1 << 10]byte
+	buf4k  [4 << 10]byte
+	buf16k [16 << 10]byte
+)
+
+func (b *buf64) bytes() []byte  { return b[:] }
+func (b *buf256) bytes() []byte { return b[:] }
+func (b *buf1k) bytes() []byte  { return b[:] }
+func (b *buf4k) bytes() []byte  { return b[:] }
+func (b *buf16k) bytes() []byte { return b[:] }

@@ -3,7 +3,10 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +273,64 @@ func TestDeadlineNotCanceled(t *testing.T) {
 		cancel()
 		if r.Err == nil || r.Err.Code != micro.DeadlineExceeded {
 			t.Fatalf("handler past its caller's deadline saw %v, want DeadlineExceeded", r.Err)
+		}
+	}
+}
+
+// TestDispatcherCopyBody proves that with CopyBody the handler gets a copy
+// of the body at every size, the sizes kept with its context and the
+// larger ones: what it writes never reaches the caller's buffer.
+func TestDispatcherCopyBody(t *testing.T) {
+	m := micro.NewMux()
+	m.HandleFunc("b", "scribble", func(_ context.Context, req []byte) ([]byte, error) {
+		out := append([]byte(nil), req...)
+		for i := range req {
+			req[i] = 'x'
+		}
+		return out, nil
+	})
+	d := &transport.Dispatcher{Mux: m, Transport: "test"}
+	for _, n := range []int{1, 63, 64, 65, 256, 1000, 1 << 10, 4<<10 + 1, 16 << 10, 16<<10 + 1} {
+		body := []byte(strings.Repeat("a", n))
+		r := d.Serve(context.Background(), &transport.Request{Namespace: "b", Service: "scribble", Body: body, CopyBody: true})
+		if r.Err != nil || string(r.Body) != string(body) {
+			t.Fatalf("%d bytes: reply of %d bytes, %v; want the body back", n, len(r.Body), r.Err)
+		}
+		if strings.Count(string(body), "a") != n {
+			t.Fatalf("%d bytes: the handler wrote to the caller's buffer", n)
+		}
+	}
+	r := d.Serve(context.Background(), &transport.Request{Namespace: "b", Service: "scribble", Body: []byte{}, CopyBody: true})
+	if r.Err != nil || r.Body != nil {
+		t.Fatalf("empty body: reply %q, %v; want nil, nil", r.Body, r.Err)
+	}
+}
+
+// TestReplyHeaderFresh proves that the ReplyHeader a handler gets is empty
+// even when the one before set headers, whichever map it is, and that a
+// Reply's Header is the handler's headers, kept after the next request.
+func TestReplyHeaderFresh(t *testing.T) {
+	m := micro.NewMux()
+	m.HandleFunc("b", "set", func(ctx context.Context, req []byte) ([]byte, error) {
+		h := micro.RequestInfoFrom(ctx).ReplyHeader
+		if len(h) != 0 {
+			return nil, fmt.Errorf("ReplyHeader holds %v at the start", h)
+		}
+		h.Set("X-N", string(req))
+		return nil, nil
+	})
+	d := &transport.Dispatcher{Mux: m, Transport: "test"}
+	var replies []micro.Header
+	for i := range 100 {
+		r := d.Serve(context.Background(), &transport.Request{Namespace: "b", Service: "set", Body: []byte(strconv.Itoa(i))})
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		replies = append(replies, r.Header)
+	}
+	for i, h := range replies {
+		if want := (micro.Header{"x-n": strconv.Itoa(i)}); !maps.Equal(h, want) {
+			t.Fatalf("reply %d: header %v, want %v", i, h, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package grpc_test
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -37,7 +38,8 @@ func mustCall(b *testing.B, call caller, ctx context.Context, req []byte) {
 	}
 }
 
-// benchCalls runs call sequentially and in parallel for each payload size.
+// benchCalls runs call sequentially, from GOMAXPROCS goroutines and from 16
+// for each payload size.
 func benchCalls(b *testing.B, call caller) {
 	for _, size := range benchSizes {
 		req := make([]byte, size.n)
@@ -49,8 +51,11 @@ func benchCalls(b *testing.B, call caller) {
 			}
 			reportCPU(b, start)
 		})
-		b.Run("size="+size.name+"/mode=par", func(b *testing.B) {
+		par := func(b *testing.B, callers int) {
 			b.ReportAllocs()
+			if procs := runtime.GOMAXPROCS(0); callers > procs {
+				b.SetParallelism((callers + procs - 1) / procs)
+			}
 			start := grpc.CPUTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -58,7 +63,9 @@ func benchCalls(b *testing.B, call caller) {
 				}
 			})
 			reportCPU(b, start)
-		})
+		}
+		b.Run("size="+size.name+"/mode=par", func(b *testing.B) { par(b, 0) })
+		b.Run("size="+size.name+"/mode=par16", func(b *testing.B) { par(b, 16) })
 	}
 }
 
@@ -111,11 +118,16 @@ func BenchmarkCallPaired(b *testing.B) {
 			defer cancel()
 			seq(b, ctx)
 		})
-		b.Run("size="+size.name+"/mode=par", func(b *testing.B) {
+		// par runs the pairs from callers goroutines at once (rounded up to
+		// a multiple of GOMAXPROCS), or GOMAXPROCS if callers is 0.
+		par := func(b *testing.B, callers int) {
 			var (
 				mu  sync.Mutex
 				all [2][]time.Duration
 			)
+			if procs := runtime.GOMAXPROCS(0); callers > procs {
+				b.SetParallelism((callers + procs - 1) / procs)
+			}
 			b.RunParallel(func(pb *testing.PB) {
 				var times [2][]time.Duration
 				for i := 0; pb.Next(); i++ {
@@ -128,7 +140,9 @@ func BenchmarkCallPaired(b *testing.B) {
 				}
 			})
 			reportPaired(b, all)
-		})
+		}
+		b.Run("size="+size.name+"/mode=par", func(b *testing.B) { par(b, 0) })
+		b.Run("size="+size.name+"/mode=par16", func(b *testing.B) { par(b, 16) })
 	}
 }
 

@@ -28,10 +28,6 @@ type Client struct {
 
 var _ micro.Client = (*Client)(nil)
 
-// callOptions are the options of every Call. StaticMethod tells gRPC's
-// metrics that the method name is not user input, as generated code does.
-var callOptions = []grpclib.CallOption{grpclib.StaticMethod()}
-
 // NewClient returns a Client of the server at target, in grpc.NewClient's
 // syntax ("localhost:50051", "dns:///svc.example:50051"). A Client is one
 // grpc.ClientConn, so it needs the target up front, and it returns the
@@ -48,7 +44,11 @@ func NewClient(target string, opts ...ClientOption) (*Client, error) {
 	}
 	dopts := append([]grpclib.DialOption{
 		grpclib.WithTransportCredentials(creds),
-		grpclib.WithDefaultCallOptions(grpclib.MaxCallRecvMsgSize(wireLimit(o.max))),
+		// The connection makes only micro's calls, so their options are
+		// its defaults, which grpc-go then need not merge with a call's own
+		// on every call. StaticMethod tells gRPC's metrics that the method
+		// name is not user input, as generated code does.
+		grpclib.WithDefaultCallOptions(grpclib.MaxCallRecvMsgSize(wireLimit(o.max)), grpclib.StaticMethod()),
 	}, o.dial...)
 	conn, err := grpclib.NewClient(target, dopts...)
 	if err != nil {
@@ -127,10 +127,10 @@ func (c *Client) invoke(ctx context.Context, namespace, service string, body []b
 	}{req: microv1.CallRequest{Namespace: namespace, Service: service, Data: body}}
 	var err error
 	if replyHeader == nil {
-		err = c.conn.Invoke(ctx, callMethod, &msgs.req, &msgs.resp, callOptions...)
+		err = c.conn.Invoke(ctx, callMethod, &msgs.req, &msgs.resp)
 	} else {
 		var md metadata.MD
-		err = c.conn.Invoke(ctx, callMethod, &msgs.req, &msgs.resp, grpclib.StaticMethod(), grpclib.Header(&md))
+		err = c.conn.Invoke(ctx, callMethod, &msgs.req, &msgs.resp, grpclib.Header(&md))
 		transport.CopyReplyHeader(replyHeader, readHeader(md))
 	}
 	if err != nil {

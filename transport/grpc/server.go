@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync/atomic"
 
 	grpclib "google.golang.org/grpc"
@@ -25,7 +26,7 @@ type Server struct {
 	*lifecycle.Server
 	opts   serverOptions
 	d      transport.Dispatcher
-	gs     *grpclib.Server
+	gs     *grpclib.Server // made by setup
 	health *health.Server
 	info   *grpclib.UnaryServerInfo // shared by every call: interceptors only read it
 	handle grpclib.UnaryHandler     // s.serveIntercepted, bound once
@@ -42,19 +43,6 @@ func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
 	s.d = transport.Dispatcher{Mux: mux, Transport: "grpc", MaxMessageSize: s.opts.max}
 	s.info = &grpclib.UnaryServerInfo{Server: s, FullMethod: callMethod}
 	s.handle = s.serveIntercepted
-	gopts := []grpclib.ServerOption{
-		grpclib.MaxRecvMsgSize(wireLimit(s.opts.max)),
-		grpclib.MaxSendMsgSize(wireLimit(s.opts.max)),
-	}
-	if s.opts.tls != nil {
-		gopts = append(gopts, grpclib.Creds(credentials.NewTLS(s.opts.tls)))
-	}
-	s.gs = grpclib.NewServer(append(gopts, s.opts.grpc...)...)
-	s.gs.RegisterService(&serviceDesc, s)
-	healthpb.RegisterHealthServer(s.gs, s.health)
-	if s.opts.reflection {
-		reflection.Register(s.gs)
-	}
 	s.Server = lifecycle.New("grpc", 0, lifecycle.Hooks{
 		Setup: s.setup, Serve: s.run, Drain: s.drain, Abandon: s.abandon, Release: s.release,
 	})
@@ -94,12 +82,37 @@ func (s *Server) setup(ctx context.Context) error {
 			return fmt.Errorf("grpc: listen: %w", err)
 		}
 	}
+	s.gs = s.newGRPC()
 	addr := s.lis.Addr()
 	s.addr.Store(&addr)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(serviceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	s.d.Logger.Info("grpc: serving", "addr", addr.String())
 	return nil
+}
+
+// newGRPC returns the gRPC server of s. Its stream workers serve the
+// calls (as many as GOMAXPROCS; a call that finds them all busy gets its
+// own goroutine, as without them): a worker's stack has grown to what a
+// call needs, where a new goroutine's grows on every call, which costs a
+// call more than anything micro does. The workers run from here until
+// gRPC's Stop or GracefulStop, which release and drain call.
+func (s *Server) newGRPC() *grpclib.Server {
+	gopts := []grpclib.ServerOption{
+		grpclib.MaxRecvMsgSize(wireLimit(s.opts.max)),
+		grpclib.MaxSendMsgSize(wireLimit(s.opts.max)),
+		grpclib.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+	}
+	if s.opts.tls != nil {
+		gopts = append(gopts, grpclib.Creds(credentials.NewTLS(s.opts.tls)))
+	}
+	gs := grpclib.NewServer(append(gopts, s.opts.grpc...)...)
+	gs.RegisterService(&serviceDesc, s)
+	healthpb.RegisterHealthServer(gs, s.health)
+	if s.opts.reflection {
+		reflection.Register(gs)
+	}
+	return gs
 }
 
 // run runs gRPC's Serve, which returns once drain stopped it (or at once,
@@ -141,10 +154,11 @@ func (s *Server) abandon() {
 }
 
 // release waits for GracefulStop, which returns soon after Stop if drain
-// gave up. If Stop came during setup, gRPC never served: it closes the
-// listener instead.
+// gave up. If Stop came during setup, gRPC never served: it stops gRPC's
+// workers and closes the listener instead.
 func (s *Server) release(ctx context.Context) error {
 	if !s.stopping {
+		s.gs.Stop()
 		return s.lis.Close()
 	}
 	select {

@@ -34,16 +34,19 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	if err != nil {
 		return nil, err
 	}
-	r := transport.Request{
-		Namespace: namespace, Service: service, Header: header.Clone(), Body: bytes.Clone(req),
-	}
-	if ctx.Done() == nil { // r stays on this goroutine's stack
+	r := transport.Request{Namespace: namespace, Service: service, Header: header.Clone(), Body: req}
+	if ctx.Done() == nil {
+		// r stays on this goroutine's stack, and req, which the caller
+		// cannot change before Call returns, is copied with the handler's
+		// context.
 		r.Deadline = time.Now().Add(micro.DefaultCallTimeout)
+		r.CopyBody = true
 		return c.reply(c.serve(&r), replyHeader)
 	}
 	ctx, cancel := transport.CallContext(ctx)
 	defer cancel()
-	moved := r // the handler's goroutine gets its own copy
+	moved := r // the handler's goroutine gets its own copy, and of req
+	moved.Body = bytes.Clone(req)
 	moved.Deadline, _ = ctx.Deadline()
 	moved.Caller = ctx
 	done := make(chan transport.Reply, 1)

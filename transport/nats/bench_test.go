@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,8 +24,8 @@ import (
 // its callback), each over its own client and server connections to one
 // embedded nats-server. impl=rawhdr is raw plus the Micro-Deadline header
 // the wire contract puts on every call, which makes it a header message, to
-// tell the contract's cost from the framework's. Compare with benchstat
-// -col /impl.
+// tell the contract's cost from the framework's. mode=seq is one caller,
+// mode=par 16. Compare with benchstat -col /impl.
 func BenchmarkCall(b *testing.B) {
 	ns := natstest.Start(b)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
@@ -76,6 +77,7 @@ func BenchmarkCall(b *testing.B) {
 			})
 			b.Run("impl="+impl.name+"/size="+size.name+"/mode=par", func(b *testing.B) {
 				b.SetBytes(int64(size.n))
+				b.SetParallelism(callers())
 				defer reportCPU(b)()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
@@ -143,6 +145,122 @@ func BenchmarkSlowHandler(b *testing.B) {
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 		})
+	}
+}
+
+// BenchmarkSend measures one-way messages from publish until a handler has
+// counted them: micro's Client.Send to a Server (impl=micro) beside raw
+// nats.go (impl=raw: Conn.Publish to a queue subscription that counts in
+// its callback), each over its own connections to one embedded
+// nats-server, from one sender (mode=seq) and from 16 (mode=par). At most
+// sendWindow messages are unhandled at once, the same for both, so that
+// neither side drops a message under a sender that outruns it. Compare
+// with benchstat -col /impl.
+func BenchmarkSend(b *testing.B) {
+	ns := natstest.Start(b)
+	micro_, raw := newSendSink(), newSendSink()
+	mux := micro.NewMux()
+	mux.HandleFunc("bench", "count", func(context.Context, []byte) ([]byte, error) {
+		micro_.handled()
+		return nil, nil
+	})
+	srv := nats.NewServer(mux, nats.WithURL(ns.URL()))
+	microtest.Serve(b, nil, srv)
+	c := newClient(b, ns)
+
+	responder := connect(b, ns)
+	if _, err := responder.QueueSubscribe("raw.count", "micro", func(*natsgo.Msg) { raw.handled() }); err != nil {
+		b.Fatal(err)
+	}
+	if err := responder.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	pub := connect(b, ns)
+
+	ctx := context.Background()
+	impls := []struct {
+		name string
+		s    *sendSink
+		send func(msg []byte) error
+	}{
+		{"micro", micro_, func(msg []byte) error { return c.Send(ctx, "bench", "count", msg) }},
+		{"raw", raw, func(msg []byte) error { return pub.Publish("raw.count", msg) }},
+	}
+	msg := make([]byte, 64)
+	for _, impl := range impls {
+		one := func() error {
+			impl.s.credits <- struct{}{}
+			if err := impl.send(msg); err != nil {
+				<-impl.s.credits
+				return err
+			}
+			return nil
+		}
+		b.Run("impl="+impl.name+"/size=64B/mode=seq", func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			impl.s.arm(b.N)
+			for range b.N {
+				if err := one(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			impl.s.wait(b)
+		})
+		b.Run("impl="+impl.name+"/size=64B/mode=par", func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			b.SetParallelism(callers())
+			impl.s.arm(b.N)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := one(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			impl.s.wait(b)
+		})
+	}
+}
+
+// callers makes b.RunParallel run 16 goroutines.
+func callers() int { return (16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0) }
+
+// sendWindow bounds the one-way messages sent but not yet handled.
+const sendWindow = 512
+
+// sendSink counts the one-way messages that reached a handler.
+type sendSink struct {
+	want, got atomic.Int64
+	done      chan struct{}
+	credits   chan struct{}
+}
+
+func newSendSink() *sendSink { return &sendSink{credits: make(chan struct{}, sendWindow)} }
+
+// arm expects n messages.
+func (s *sendSink) arm(n int) {
+	s.got.Store(0)
+	s.want.Store(int64(n))
+	s.done = make(chan struct{})
+}
+
+// handled is called by a handler for each message.
+func (s *sendSink) handled() {
+	<-s.credits
+	if s.got.Add(1) == s.want.Load() {
+		close(s.done)
+	}
+}
+
+// wait blocks until every armed message was handled.
+func (s *sendSink) wait(b *testing.B) {
+	select {
+	case <-s.done:
+	case <-time.After(time.Minute):
+		b.Fatalf("%d of %d messages handled after a minute", s.got.Load(), s.want.Load())
 	}
 }
 

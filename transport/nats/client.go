@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -67,12 +68,17 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	ctx, cancel := transport.CallContext(ctx)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
-	if m.Header == nil {
-		m.Header = make(natsgo.Header, 1)
+	if value := transport.FormatDeadline(deadline); m.Header == nil {
+		d := deadlineHeaders.Get().(*deadlineHeader)
+		defer deadlineHeaders.Put(d)
+		d.v[0] = value
+		d.h[natsconn.HeaderDeadline] = d.v[:]
+		m.Header = d.h
+	} else {
+		m.Header[natsconn.HeaderDeadline] = []string{value}
 	}
-	m.Header[natsconn.HeaderDeadline] = []string{transport.FormatDeadline(deadline)}
 
-	resp, err := c.nc.RequestMsgWithContext(ctx, m)
+	resp, err := c.nc.RequestMsgWithContext(ctx, &m)
 	if err != nil {
 		return nil, callError(m.Subject, err)
 	}
@@ -85,6 +91,17 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	return transport.Result(resp.Data, e)
 }
 
+// deadlineHeader is the header map of a Call without request headers, which
+// carries only the Micro-Deadline header. nats.go encodes a message's
+// headers when it publishes the message and keeps no reference to them, so
+// the map is reused from a pool.
+type deadlineHeader struct {
+	h natsgo.Header
+	v [1]string // h's one value
+}
+
+var deadlineHeaders = sync.Pool{New: func() any { return &deadlineHeader{h: make(natsgo.Header, 1)} }}
+
 // Send publishes msg to "[prefix.]namespace.service" with ctx's headers,
 // and no deadline, and returns once nats.go has buffered it for the NATS
 // server; it does not wait for a handler. Delivery is core NATS: at most
@@ -95,7 +112,7 @@ func (c *Client) Send(ctx context.Context, namespace, service string, msg []byte
 	if err != nil {
 		return err
 	}
-	if err := c.nc.PublishMsg(m); err != nil {
+	if err := c.nc.PublishMsg(&m); err != nil {
 		return callError(m.Subject, err)
 	}
 	return nil
@@ -112,17 +129,19 @@ func (c *Client) Close() error {
 }
 
 // message checks a request by the kit's rules and builds its message,
-// without the deadline; reply is the caller's Header for the reply's.
-func (c *Client) message(ctx context.Context, namespace, service string, data []byte) (m *natsgo.Msg, reply micro.Header, err error) {
+// without the deadline; reply is the caller's Header for the reply's. The
+// message is returned by value: nats.go does not keep it, so it stays on
+// the caller's stack.
+func (c *Client) message(ctx context.Context, namespace, service string, data []byte) (m natsgo.Msg, reply micro.Header, err error) {
 	if c.closed.Load() {
-		return nil, nil, micro.Errorf(micro.Unavailable, "nats: client closed")
+		return m, nil, micro.Errorf(micro.Unavailable, "nats: client closed")
 	}
 	header, reply, err := transport.Prepare(ctx, namespace, service, data, c.o.maxSize)
 	if err != nil {
-		return nil, nil, err
+		return m, nil, err
 	}
-	m = &natsgo.Msg{Subject: natsconn.Subject(c.o.prefix, namespace, service), Data: data}
-	writeHeader(m, header)
+	m = natsgo.Msg{Subject: natsconn.Subject(c.o.prefix, namespace, service), Data: data}
+	writeHeader(&m, header)
 	return m, reply, nil
 }
 

@@ -41,6 +41,12 @@ type endpoint struct {
 	errors   atomic.Int64
 	nanos    atomic.Int64
 	lastErr  atomic.Pointer[string]
+	dropped  atomic.Int64 // one-way messages refused
+}
+
+// endpointData is the data of an endpoint's STATS.
+type endpointData struct {
+	OneWayDropped int64 `json:"one_way_dropped"`
 }
 
 func newDiscovery(name, version, prefix, queueGroup string, routes []micro.Route) *discovery {
@@ -74,6 +80,14 @@ func (d *discovery) record(r micro.Route, took time.Duration, err *micro.Error) 
 		e.errors.Add(1)
 		msg := err.Error()
 		e.lastErr.Store(&msg)
+	}
+}
+
+// dropped counts one one-way message of route that was refused, if it is
+// a route Start saw.
+func (d *discovery) dropped(r micro.Route) {
+	if e := d.byRoute[r]; e != nil {
+		e.dropped.Add(1)
 	}
 }
 
@@ -141,6 +155,7 @@ func (d *discovery) stats() any {
 		if p := e.lastErr.Load(); p != nil {
 			st.LastError = *p
 		}
+		st.Data, _ = json.Marshal(endpointData{OneWayDropped: e.dropped.Load()})
 		eps[i] = st
 	}
 	return natsmicro.Stats{ServiceIdentity: d.identity, Type: natsmicro.StatsResponseType, Started: d.started, Endpoints: eps}

@@ -131,9 +131,11 @@ func WithQueueGroup(group string) ServerOption {
 // WithConcurrency bounds how many handlers the Server runs at once; the
 // default is DefaultConcurrency. A request that arrives while n handlers run
 // is answered at once with ResourceExhausted, and a one-way message is
-// dropped and logged. Values below 1 mean 1. nats.go has no such setting:
-// its subscriptions deliver one message at a time, and the Server hands
-// each to a handler goroutine.
+// dropped and counted (see [Server.Dropped]). Values below 1 mean 1. nats.go has no such setting:
+// a subscription callback runs one message at a time, so the Server reads
+// each namespace's subscription from a channel (of nats.SyncQueueLen
+// messages, 65536 by default) with a pool of goroutines, each running one
+// handler, and always one of them waiting for the next message.
 func WithConcurrency(n int) ServerOption {
 	return serverOption(func(o *serverOptions) { o.concurrency = max(n, 1) })
 }

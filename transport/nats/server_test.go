@@ -396,3 +396,42 @@ func TestWireHeaders(t *testing.T) {
 		t.Fatalf("message = %q, want %q", e.Message, message)
 	}
 }
+
+// TestStartFailsOnDeniedSubscription serves with a user that may not
+// subscribe to a namespace's subjects, or to the services protocol's:
+// Start ends with PermissionDenied naming the subject, and nothing is left
+// subscribed.
+func TestStartFailsOnDeniedSubscription(t *testing.T) {
+	for _, c := range []struct{ name, allow, denied string }{
+		{"namespace", "$SRV.>", `"test.*"`},
+		{"discovery", "test.*", `"$SRV.`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ns := natstest.Start(t, natstest.WithServerOptions(&server.Options{Users: []*server.User{{
+				Username: "u", Password: "p",
+				Permissions: &server.Permissions{Subscribe: &server.SubjectPermission{Allow: []string{c.allow, "_INBOX.>"}}},
+			}}}))
+			nc := connect(t, ns, natsgo.UserInfo("u", "p"), natsgo.ErrorHandler(func(*natsgo.Conn, *natsgo.Subscription, error) {}))
+			srv := nats.NewServer(echoMux(nil, nil), nats.WithConn(nc))
+			done := make(chan error, 1)
+			go func() { done <- srv.Start(testCtx(t)) }()
+			var err error
+			select {
+			case err = <-done:
+			case <-srv.Ready():
+				_ = srv.Stop(testCtx(t))
+				t.Fatal("Start served without the subscription it was denied")
+			}
+			e := testutil.WantCode(t, err, micro.PermissionDenied, "")
+			if !strings.Contains(e.Message, c.denied) {
+				t.Fatalf("Start = %v, want it to name %s", err, c.denied)
+			}
+			if n := nc.NumSubscriptions(); n != 0 {
+				t.Fatalf("%d subscriptions left after the failed Start", n)
+			}
+			if err := srv.Stop(testCtx(t)); err != nil {
+				t.Fatalf("Stop after failed Start: %v", err)
+			}
+		})
+	}
+}

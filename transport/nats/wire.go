@@ -14,9 +14,9 @@ import (
 // readRequest maps a request message of route (ns, service) to the
 // Dispatcher's Request. A Micro-Deadline header in any case is the
 // deadline; more than one of them refuses the request.
-func readRequest(ns, service string, m *natsgo.Msg) *transport.Request {
+func readRequest(ns, service string, m *natsgo.Msg) transport.Request {
 	header, deadline := readHeader(m.Header)
-	r := &transport.Request{Namespace: ns, Service: service, Header: header, Body: m.Data, OneWay: m.Reply == ""}
+	r := transport.Request{Namespace: ns, Service: service, Header: header, Body: m.Data, OneWay: m.Reply == ""}
 	switch len(deadline) {
 	case 0:
 	case 1:
@@ -75,9 +75,11 @@ func writeHeader(m *natsgo.Msg, h micro.Header) {
 
 // replyMsg returns the message to publish to the requester for r: its body
 // and reply headers, or its error in the services protocol's headers.
-func replyMsg(to string, r transport.Reply) *natsgo.Msg {
-	m := &natsgo.Msg{Subject: to, Data: r.Body}
-	writeHeader(m, r.Header)
+// It is returned by value, since nats.go does not keep a message it
+// publishes.
+func replyMsg(to string, r transport.Reply) natsgo.Msg {
+	m := natsgo.Msg{Subject: to, Data: r.Body}
+	writeHeader(&m, r.Header)
 	if r.Err != nil {
 		if m.Header == nil {
 			m.Header = make(natsgo.Header, 2)
