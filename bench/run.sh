@@ -9,6 +9,7 @@
 #   COUNT=6           runs of each comparison benchmark (benchstat wants at least 6)
 #   BENCHTIME=1s      -benchtime of the Call, SlowCall, Send and PairedCall benchmarks
 #   CONSUME=100000    records consumed per run of the Kafka Consume benchmark
+#   JSCONSUME=20000   messages consumed per run of the JetStream Consume benchmark
 #   SCALECOUNT=6      runs of each point of the scale curves
 #   SCALETIME=500ms   -benchtime of each point of the Call and Send scale curves
 #   SCALECONSUME=50000 records consumed per run of each point of the Kafka scale curve
@@ -23,6 +24,7 @@ cd "$(dirname "$0")"
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-1s}
 CONSUME=${CONSUME:-100000}
+JSCONSUME=${JSCONSUME:-20000}
 SCALECOUNT=${SCALECOUNT:-6}
 SCALETIME=${SCALETIME:-500ms}
 SCALECONSUME=${SCALECONSUME:-50000}
@@ -53,8 +55,8 @@ groups=(
 	"^Benchmark(Call|SlowCall|Send)(Inproc|GRPC|NATS|Kafka)\$;$BENCHTIME;$COUNT"
 	"^BenchmarkPairedCallGRPC\$;$BENCHTIME;$COUNT"
 	"^BenchmarkConsumeKafka\$;${CONSUME}x;$COUNT"
-	# --- JetStream: the Watermill JetStream comparison of bench/jetstream_test.go goes here, e.g.
-	# "^BenchmarkSendJetStream\$;$BENCHTIME;$COUNT"
+	# --- JetStream: the comparisons of bench/jetstream_test.go.
+	"^BenchmarkConsumeJetStream\$;${JSCONSUME}x;$COUNT"
 	# --- end of JetStream
 	"^BenchmarkScale(Call|Send);$SCALETIME;$SCALECOUNT"
 	"^BenchmarkScaleConsumeKafka\$;${SCALECONSUME}x;$SCALECOUNT"
@@ -140,6 +142,6 @@ fi
 stamp "report"
 "$OUT/benchreport" -in "$OUT/bench.txt" -benchstat "$OUT/benchstat.txt" \
 	-md "$docs/benchmarks.md" -svg "$docs/benchmarks.svg" -goversion "$(go version)" \
-	-command "COUNT=$COUNT BENCHTIME=$BENCHTIME CONSUME=$CONSUME SCALECOUNT=$SCALECOUNT SCALETIME=$SCALETIME SCALECONSUME=$SCALECONSUME MEMCOUNT=$MEMCOUNT bench/run.sh" \
+	-command "COUNT=$COUNT BENCHTIME=$BENCHTIME CONSUME=$CONSUME JSCONSUME=$JSCONSUME SCALECOUNT=$SCALECOUNT SCALETIME=$SCALETIME SCALECONSUME=$SCALECONSUME MEMCOUNT=$MEMCOUNT bench/run.sh" \
 	-notes notes.md "${profiles[@]}"
 stamp "wrote $docs/benchmarks.md, $docs/benchmarks.svg and $docs/scale-*.svg; profiles in $OUT/prof, summary $OUT/profiles.md"
