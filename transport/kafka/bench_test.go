@@ -113,25 +113,12 @@ func BenchmarkConsume(b *testing.B) {
 	c := benchCluster(b)
 	producer := newRaw(b, kgo.SeedBrokers(c.Addrs()...))
 	var round atomic.Int64
-	for _, size := range []struct {
-		name, topic string
-		n           int
-	}{{"64B", "bench", 64}, {"4KiB", "bench4k", 4 << 10}} {
+	for _, size := range consumeSizes {
 		value := make([]byte, size.n)
 		setup := func(b *testing.B) (group string, h *countHandler) {
 			b.Helper()
 			b.StopTimer()
-			var wg sync.WaitGroup
-			for range b.N {
-				wg.Add(1)
-				producer.Produce(context.Background(), requestTo(size.topic, value), func(_ *kgo.Record, err error) {
-					if err != nil {
-						b.Error(err)
-					}
-					wg.Done()
-				})
-			}
-			wg.Wait()
+			produceN(b, producer, size.topic, value, b.N)
 			return "bench-" + strconv.FormatInt(round.Add(1), 10), newCountHandler(b.N)
 		}
 		b.Run("size="+size.name+"/impl=micro", func(b *testing.B) {
@@ -150,6 +137,77 @@ func BenchmarkConsume(b *testing.B) {
 			h.run(b)
 		})
 	}
+}
+
+// consumeSizes are the payloads of the consume benchmarks, each on a
+// topic of its own.
+var consumeSizes = []struct {
+	name, topic string
+	n           int
+}{{"64B", "bench", 64}, {"4KiB", "bench4k", 4 << 10}}
+
+// consumeRound is how many records each side of
+// BenchmarkConsumeInterleaved handles in one round.
+const consumeRound = 200_000
+
+// BenchmarkConsumeInterleaved runs BenchmarkConsume's two sides
+// alternately, b.N rounds of consumeRound records each, so that both see
+// the same machine load, and reports each side's records/s over all its
+// rounds and their ratio (micro/raw). Run it with a few rounds:
+//
+//	go test -run '^$' -bench ConsumeInterleaved -benchtime 6x ./transport/kafka/
+func BenchmarkConsumeInterleaved(b *testing.B) {
+	c := benchCluster(b)
+	producer := newRaw(b, kgo.SeedBrokers(c.Addrs()...))
+	var round atomic.Int64
+	for _, size := range consumeSizes {
+		value := make([]byte, size.n)
+		b.Run("size="+size.name, func(b *testing.B) {
+			var took [2]time.Duration // micro, raw
+			for range b.N {
+				for side := range took {
+					produceN(b, producer, size.topic, value, consumeRound)
+					group := "inter-" + strconv.FormatInt(round.Add(1), 10)
+					h := newCountHandler(consumeRound)
+					var stop func()
+					if side == 0 {
+						mux := micro.NewMux()
+						mux.HandleFunc(size.topic, "count", h.handle)
+						r := serve(b, mux, kafka.WithBrokers(c.Addrs()...), kafka.WithGroup(group))
+						stop = func() {
+							if err := r.stop(b, 30*time.Second); err != nil {
+								b.Fatal(err)
+							}
+						}
+					} else {
+						stop = rawConsume(b, c, size.topic, group, h)
+					}
+					took[side] += h.timed(b)
+					stop()
+				}
+			}
+			n := float64(b.N * consumeRound)
+			b.ReportMetric(n/took[0].Seconds(), "micro-records/s")
+			b.ReportMetric(n/took[1].Seconds(), "raw-records/s")
+			b.ReportMetric(took[1].Seconds()/took[0].Seconds(), "micro/raw")
+		})
+	}
+}
+
+// produceN produces n records of value to topic and waits for them.
+func produceN(b *testing.B, producer *kgo.Client, topic string, value []byte, n int) {
+	b.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		producer.Produce(context.Background(), requestTo(topic, value), func(_ *kgo.Record, err error) {
+			if err != nil {
+				b.Error(err)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
 }
 
 // countHandler is the benchmarks' handler: it counts records until n. Its
@@ -177,6 +235,26 @@ func (h *countHandler) handle(_ context.Context, req []byte) ([]byte, error) {
 	return req, nil
 }
 
+// timed waits for the consumer's first record, then returns how long the
+// handling of all of them took.
+func (h *countHandler) timed(b *testing.B) time.Duration {
+	b.Helper()
+	timeout := time.After(5 * time.Minute)
+	select {
+	case <-h.entered:
+	case <-timeout:
+		b.Fatal("no record handled")
+	}
+	start := time.Now()
+	close(h.gate)
+	select {
+	case <-h.done:
+	case <-timeout:
+		b.Fatalf("handled %d of %d records", h.seen.Load(), h.n.Load())
+	}
+	return time.Since(start)
+}
+
 // run waits for the consumer's first record, then times the handling of
 // all of them.
 func (h *countHandler) run(b *testing.B) {
@@ -200,24 +278,32 @@ func (h *countHandler) run(b *testing.B) {
 	b.ReportMetric(float64(h.n.Load())/time.Since(start).Seconds(), "records/s")
 }
 
-// rawConsume runs franz-go's recommended at-least-once loop until b's end:
-// poll with rebalances blocked, handle each record, mark it, commit marks
-// in the background and on revoke.
-func rawConsume(b *testing.B, c *kafkatest.Cluster, topic, group string, h *countHandler) {
+// rawConsume runs franz-go's recommended at-least-once loop until the
+// returned stop, or b's end: poll with rebalances blocked, handle each
+// record, mark it, commit marks in the background and on revoke.
+func rawConsume(b *testing.B, c *kafkatest.Cluster, topic, group string, h *countHandler) (stop func()) {
 	wake := make(chan struct{}, 1)
-	cl := newRaw(b, rawOpts(c,
+	cl, err := kgo.NewClient(rawOpts(c,
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks(),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
 			_ = cl.CommitMarkedOffsets(ctx)
 		}))...)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	b.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		_ = cl.CommitMarkedOffsets(context.Background())
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			_ = cl.CommitMarkedOffsets(context.Background())
+			cl.Close()
+		})
+	}
+	b.Cleanup(stop)
 	wg.Go(func() {
 		for {
 			select {
@@ -238,6 +324,7 @@ func rawConsume(b *testing.B, c *kafkatest.Cluster, topic, group string, h *coun
 			}
 		}, nil)
 	})
+	return stop
 }
 
 // pollLoop polls cl with rebalances blocked until ctx ends, calling each
