@@ -221,7 +221,7 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
 		return
 	}
 	defer s.Gate().Leave()
-	meta, err := m.Metadata()
+	meta, err := w.metadata(m)
 	if err != nil {
 		meta = &natsjs.MsgMetadata{NumDelivered: 1}
 	}
@@ -385,12 +385,63 @@ func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Err
 type worker struct {
 	// Read by the worker's handler only.
 	in      incoming               // the message being handled, for outcome
-	meta    *natsjs.MsgMetadata    // its metadata
+	meta    *natsjs.MsgMetadata    // its metadata: md, or nats.go's
+	md      natsjs.MsgMetadata     // the metadata of its message, reused
 	outcome func(err error) string // RequestInfo.Outcome of its messages
 
 	mu    sync.Mutex
 	m     natsjs.Msg // nil while idle
 	since time.Time  // when m was pulled, or last extended
+}
+
+// metadata returns the metadata of m, read from its reply subject into
+// w's own, so that a message's metadata costs no allocation; what
+// parseAck does not read, nats.go's Metadata does.
+func (w *worker) metadata(m natsjs.Msg) (*natsjs.MsgMetadata, error) {
+	if parseAck(m.Reply(), &w.md) {
+		return &w.md, nil
+	}
+	return m.Metadata()
+}
+
+// parseAck reads JetStream's acknowledgement subject into md, as nats.go's
+// Metadata does: "$JS.ACK.<stream>.<consumer>.<delivered>.<stream
+// seq>.<consumer seq>.<time>.<pending>", or, from newer servers, with
+// "<domain>.<account hash>." after "$JS.ACK." and any tokens after the
+// pending count. It reports false for any other subject.
+func parseAck(reply string, md *natsjs.MsgMetadata) bool {
+	rest, ok := strings.CutPrefix(reply, "$JS.ACK.")
+	if !ok {
+		return false
+	}
+	var tok [11]string
+	n := 0
+	for n < len(tok) && rest != "" {
+		tok[n], rest, _ = strings.Cut(rest, ".")
+		n++
+	}
+	domain, t := "", tok[:7]
+	switch {
+	case n == 7:
+	case n >= 9:
+		if domain, t = tok[0], tok[2:9]; domain == "_" {
+			domain = ""
+		}
+	default:
+		return false
+	}
+	var nums [5]uint64
+	for i, s := range t[2:] {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return false
+		}
+		nums[i] = v
+	}
+	md.Domain, md.Stream, md.Consumer = domain, t[0], t[1]
+	md.NumDelivered, md.Sequence.Stream, md.Sequence.Consumer = nums[0], nums[1], nums[2]
+	md.Timestamp, md.NumPending = time.Unix(0, int64(nums[3])), nums[4]
+	return true
 }
 
 // take makes w hold p's message, from now on extended by the sweep as
