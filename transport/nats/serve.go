@@ -76,6 +76,7 @@ type intake struct {
 	spill    chan struct{} // check asks watch for another reader
 	stop     chan struct{} // closed with ch: watch exits
 	ended    sync.Once
+	last     atomic.Pointer[endpoint] // see endpoint
 }
 
 // spawn starts a reader, counted as waiting. It is called by a reader or
@@ -125,7 +126,7 @@ func (in *intake) read() {
 		if in.waiting.Add(-1) == 0 {
 			in.arm()
 		}
-		slow = in.s.receive(in.ns, m.Subject[len(in.base):], m) >= spillAfter
+		slow = in.s.receive(in, m.Subject[len(in.base):], m) >= spillAfter
 		in.waiting.Add(1)
 	}
 }
@@ -210,29 +211,51 @@ func (in *intake) end() {
 	}
 }
 
-// receive runs the handler of m if the Gate admits it, and otherwise
-// refuses m at once. It returns how long the handler took, 0 if refused.
-func (s *Server) receive(ns, service string, m *natsgo.Msg) time.Duration {
+// receive runs the handler of m, a message of in's namespace, if the Gate
+// admits it, and otherwise refuses m at once. It returns how long the
+// handler took, 0 if refused.
+func (s *Server) receive(in *intake, service string, m *natsgo.Msg) time.Duration {
 	if e := s.Gate().Enter(); e != nil {
-		s.refuse(ns, service, m, e)
+		s.refuse(in.ns, service, m, e)
 		return 0
 	}
-	return s.handle(ns, service, m)
+	return s.handle(in, service, m)
 }
 
 // handle runs the handler of one admitted message, publishes its reply and
 // returns how long the handler took.
-func (s *Server) handle(ns, service string, m *natsgo.Msg) time.Duration {
+func (s *Server) handle(in *intake, service string, m *natsgo.Msg) time.Duration {
 	defer s.Gate().Leave()
-	start := time.Now()
-	req := readRequest(ns, service, m) // kept on the stack: Serve does not keep it
+	start := monotonic()
+	req := readRequest(in.ns, service, m) // kept on the stack: Serve does not keep it
 	r := s.d.Serve(s.Base(), &req)
-	took := time.Since(start)
-	s.disc.record(micro.Route{Namespace: ns, Service: service}, took, r.Err)
+	took := monotonic() - start
+	s.disc.record(in.endpoint(service), took, r.Err)
 	if m.Reply != "" {
-		s.reply(ns, service, m.Reply, r)
+		s.reply(in.ns, service, m.Reply, r)
 	}
 	return took
+}
+
+// clockBase is when the package was initialised; see monotonic.
+var clockBase = time.Now()
+
+// monotonic returns the time since clockBase, reading only the monotonic
+// clock, where time.Now reads the wall clock too.
+func monotonic() time.Duration { return time.Since(clockBase) }
+
+// endpoint returns the STATS endpoint of service in in's namespace, nil if
+// Start did not see the route. It keeps the last one found, so that a
+// namespace called on one service at a time costs no map lookup.
+func (in *intake) endpoint(service string) *endpoint {
+	if e := in.last.Load(); e != nil && e.info.Name == service {
+		return e
+	}
+	e := in.s.disc.byRoute[micro.Route{Namespace: in.ns, Service: service}]
+	if e != nil {
+		in.last.Store(e)
+	}
+	return e
 }
 
 // reply publishes r to the requester. A reply the NATS server's
