@@ -2,10 +2,13 @@
 // frameworks its users would otherwise pick, doing the same echo work in
 // one process and one run. Every benchmark is named
 //
-//	Benchmark<Kind>/transport=<t>/impl=<i>/size=<s>/mode=<m>
+//	Benchmark<Kind><Transport>/transport=<t>/impl=<i>/size=<s>/mode=<m>
 //
 // so that benchstat and cmd/benchreport can set the implementations side by
-// side. run.sh runs them all and writes docs/benchmarks.md.
+// side. A point of a scale curve has its x axis parameter instead of (or
+// after) the mode, callers=<n>, goroutines=<n> or partitions=<n>
+// (BenchmarkScale...), and a memory wave inflight=<n> (BenchmarkMemoryCall).
+// run.sh runs them all and writes docs/benchmarks.md and its charts.
 package bench
 
 import (

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/kafkatest"
@@ -174,12 +176,7 @@ func BenchmarkSendKafka(b *testing.B) {
 var saramaVersion = sarama.V2_8_0_0
 
 // BenchmarkConsumeKafka compares the consuming side alone, draining a
-// backlog. The consumer first joins a new group and blocks in its handler
-// on a gate record at the head of each partition; meanwhile b.N records
-// (with micro's route header, spread evenly over the 4 partitions) are
-// produced behind the gates. The timer runs from opening the gates until
-// the last record was handled, so it counts fetching, decoding, dispatching
-// and committing the backlog, but not the group join or the producer:
+// backlog, with consumeBacklog (4 partitions, one consumer):
 //
 //   - impl=micro: micro's Kafka Server with a handler that counts.
 //   - impl=raw: the franz-go group consumer of BenchmarkSendKafka.
@@ -187,55 +184,132 @@ func BenchmarkConsumeKafka(b *testing.B) {
 	for _, impl := range []string{"micro", "raw"} {
 		for _, size := range sizes {
 			b.Run("transport=kafka/impl="+impl+"/size="+size.name+"/mode=seq", func(b *testing.B) {
-				b.ReportAllocs()
-				b.StopTimer()
-				c := kafkaCluster(b) // one per run, so that no run holds the records of the last
-				p, err := kgo.NewClient(rawKafkaOptions(c,
-					kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond))...)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer p.Close()
-				const topic = "consume"
-				produce(b, p, topic, partitions, []byte{gateRecord})
-
-				s := &sink{} // no window: the backlog is all of it
-				s.arm(b.N)
-				gate, entered := make(chan struct{}), make(chan struct{}, partitions)
-				open := sync.OnceFunc(func() { close(gate) })
-				defer open() // if the benchmark fails
-				handle := func(v []byte) {
-					if len(v) == 1 && v[0] == gateRecord {
-						entered <- struct{}{}
-						<-gate
-						return
-					}
-					s.handled()
-				}
-				switch impl {
-				case "micro":
-					mux := micro.NewMux()
-					mux.HandleFunc(topic, "echo", func(_ context.Context, v []byte) ([]byte, error) {
-						handle(v)
-						return nil, nil
-					})
-					startMicroKafka(b, c, mux)
-				case "raw":
-					rawConsume(b, c, topic, "raw", func(r *kgo.Record) { handle(r.Value) })
-				}
-				select {
-				case <-entered:
-				case <-time.After(waitFor):
-					b.Fatal("the consumer did not start")
-				}
-				produce(b, p, topic, b.N, make([]byte, size.n))
-
-				b.StartTimer()
-				open()
-				s.wait(b)
-				b.StopTimer()
-				reportRate(b)
+				consumeBacklog(b, impl, size.n, partitions, 1)
 			})
+		}
+	}
+}
+
+// BenchmarkScaleConsumeKafka is BenchmarkConsumeKafka's backlog of 64 B
+// records against the number of partitions of the topic (1, 4, 16, 64)
+// with one consumer (servers=1), and on 16 partitions with three
+// consumers in one group (servers=3): micro's Servers beside raw franz-go
+// group consumers.
+func BenchmarkScaleConsumeKafka(b *testing.B) {
+	type point struct{ servers, partitions int }
+	points := []point{{1, 1}, {1, 4}, {1, 16}, {1, 64}, {3, 16}}
+	for _, impl := range []string{"micro", "raw"} {
+		for _, pt := range points {
+			b.Run(fmt.Sprintf("transport=kafka/impl=%s/size=64B/servers=%d/partitions=%d", impl, pt.servers, pt.partitions), func(b *testing.B) {
+				consumeBacklog(b, impl, scaleSize, pt.partitions, pt.servers)
+			})
+		}
+	}
+}
+
+// consumeBacklog times servers consumers of impl (micro or raw) in one new
+// group draining a backlog of b.N records of size bytes on a topic of
+// parts partitions. The consumers first join and the group settles with
+// every partition assigned; then a gate record goes to the head of each
+// partition, on which the handler blocks, and the b.N records (with
+// micro's route header, spread evenly over the partitions) are produced
+// behind the gates. The timer runs from opening the gates until the last
+// record was handled, so it counts fetching, decoding, dispatching and
+// committing the backlog, but not the group join or the producer.
+func consumeBacklog(b *testing.B, impl string, size, parts, servers int) {
+	b.ReportAllocs()
+	b.StopTimer()
+	const topic, group = "consume", "bench"
+	// One cluster per run, so that no run holds the records of the last.
+	c := kafkatest.Start(b, kafkatest.WithTopics(int32(parts), topic))
+	p, err := kgo.NewClient(rawKafkaOptions(c,
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond))...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+
+	s := &sink{} // no window: the backlog is all of it
+	s.arm(b.N)
+	gate, entered := make(chan struct{}), make(chan int, parts)
+	open := sync.OnceFunc(func() { close(gate) })
+	defer open() // if the benchmark fails
+	for i := range servers {
+		handle := func(v []byte) {
+			if len(v) == 1 && v[0] == gateRecord {
+				entered <- i
+				<-gate
+				return
+			}
+			s.handled()
+		}
+		switch impl {
+		case "micro":
+			mux := micro.NewMux()
+			mux.HandleFunc(topic, "echo", func(_ context.Context, v []byte) ([]byte, error) {
+				handle(v)
+				return nil, nil
+			})
+			srv := microkafka.NewServer(mux, microkafka.WithBrokers(c.Addrs()...), microkafka.WithGroup(group))
+			startServer(b, srv, srv.Ready())
+		case "raw":
+			rawConsume(b, c, topic, group, func(r *kgo.Record) { handle(r.Value) })
+		default:
+			b.Fatalf("unknown Kafka impl %q", impl)
+		}
+	}
+	awaitGroup(b, p, group, servers, parts)
+	produce(b, p, topic, parts, parts, []byte{gateRecord})
+	deadline := time.After(waitFor)
+	for seen := map[int]bool{}; len(seen) < servers; {
+		select {
+		case i := <-entered:
+			seen[i] = true
+		case <-deadline:
+			b.Fatalf("%d of %d consumers started", len(seen), servers)
+		}
+	}
+	produce(b, p, topic, parts, b.N, make([]byte, size))
+
+	b.StartTimer()
+	open()
+	s.wait(b)
+	b.StopTimer()
+	reportRate(b)
+}
+
+// awaitGroup waits until group is stable with members members that hold
+// all parts partitions between them, so that no rebalance runs while a
+// consumer blocks on a gate record.
+func awaitGroup(b *testing.B, cl *kgo.Client, group string, members, parts int) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitFor)
+	state := "not described"
+	for {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{group}
+		resp, err := req.RequestWith(context.Background(), cl)
+		if err == nil && len(resp.Groups) == 1 {
+			g := resp.Groups[0]
+			assigned := 0
+			for _, m := range g.Members {
+				var a kmsg.ConsumerMemberAssignment
+				if a.ReadFrom(m.MemberAssignment) == nil {
+					for _, t := range a.Topics {
+						assigned += len(t.Partitions)
+					}
+				}
+			}
+			if g.State == "Stable" && len(g.Members) == members && assigned == parts {
+				return
+			}
+			state = fmt.Sprintf("%s with %d members holding %d partitions", g.State, len(g.Members), assigned)
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			b.Fatalf("group %s: %s after %v, want Stable with %d members holding %d partitions", group, state, waitFor, members, parts)
 		}
 	}
 }
@@ -244,12 +318,13 @@ func BenchmarkConsumeKafka(b *testing.B) {
 const gateRecord = 0xff
 
 // produce produces n records of value to topic, spread in turn over its
-// partitions, with micro's route header, and waits for the broker's acks.
-func produce(b *testing.B, p *kgo.Client, topic string, n int, value []byte) {
+// parts partitions, with micro's route header, and waits for the broker's
+// acks.
+func produce(b *testing.B, p *kgo.Client, topic string, parts, n int, value []byte) {
 	hdr := []kgo.RecordHeader{{Key: "micro-service", Value: []byte("echo")}}
 	errs := make(chan error, 1)
 	for i := range n {
-		r := &kgo.Record{Topic: topic, Partition: int32(i % partitions), Value: value, Headers: hdr}
+		r := &kgo.Record{Topic: topic, Partition: int32(i % parts), Value: value, Headers: hdr}
 		p.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				select {

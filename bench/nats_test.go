@@ -14,6 +14,7 @@ import (
 
 	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/natstest"
+	"github.com/dancinggopher/micro/transport"
 	micronats "github.com/dancinggopher/micro/transport/nats"
 )
 
@@ -45,45 +46,66 @@ func serveMicroNATS(b *testing.B, ns *natstest.Server, mux *micro.Mux) *micronat
 //   - impl=micro: micro's NATS Client.Call to its Server, echo handler.
 //   - impl=raw: nats.go's Conn.Request to a queue subscription whose
 //     callback responds with the request's data.
+//   - impl=rawhdr: raw plus the Micro-Deadline header the wire contract
+//     puts on every micro call (so a header message, HPUB), to tell the
+//     contract's cost from the framework's.
 //   - impl=natsmicro: nats.go's micro package (AddService, one endpoint
 //     that responds with the request's data), called with Conn.Request.
 func BenchmarkCallNATS(b *testing.B) {
 	ns := natstest.Start(b)
-	b.Run("transport=nats/impl=micro", func(b *testing.B) {
+	for _, impl := range []string{"micro", "raw", "rawhdr", "natsmicro"} {
+		b.Run("transport=nats/impl="+impl, func(b *testing.B) {
+			benchCall(b, natsCaller(b, ns, impl))
+		})
+	}
+}
+
+// natsCaller serves the echo work of impl (micro, raw, rawhdr or
+// natsmicro, as BenchmarkCallNATS describes them) on ns until the
+// benchmark ends and returns its call.
+func natsCaller(b *testing.B, ns *natstest.Server, impl string) func(ctx context.Context, req []byte) ([]byte, error) {
+	request := func(nc *natsgo.Conn, subject string) func(context.Context, []byte) ([]byte, error) {
+		return func(_ context.Context, req []byte) ([]byte, error) {
+			m, err := nc.Request(subject, req, micro.DefaultCallTimeout)
+			if err != nil {
+				return nil, err
+			}
+			return m.Data, nil
+		}
+	}
+	switch impl {
+	case "micro":
 		mux := micro.NewMux()
 		mux.HandleFunc("bench", "echo", echo)
 		c := serveMicroNATS(b, ns, mux)
-		benchCall(b, func(ctx context.Context, req []byte) ([]byte, error) {
-			return c.Call(ctx, "bench", "echo", req)
-		})
-	})
-	b.Run("transport=nats/impl=raw", func(b *testing.B) {
+		return func(ctx context.Context, req []byte) ([]byte, error) { return c.Call(ctx, "bench", "echo", req) }
+	case "raw", "rawhdr":
 		srv := connect(b, ns)
-		if _, err := srv.QueueSubscribe("raw.echo", "raw", func(m *natsgo.Msg) { m.Respond(m.Data) }); err != nil {
+		if _, err := srv.QueueSubscribe("raw.echo", "raw", func(m *natsgo.Msg) { _ = m.Respond(m.Data) }); err != nil {
 			b.Fatal(err)
 		}
 		if err := srv.Flush(); err != nil {
 			b.Fatal(err)
 		}
 		nc := connect(b, ns)
-		benchCall(b, func(_ context.Context, req []byte) ([]byte, error) {
-			m, err := nc.Request("raw.echo", req, micro.DefaultCallTimeout)
+		if impl == "raw" {
+			return request(nc, "raw.echo")
+		}
+		return func(_ context.Context, req []byte) ([]byte, error) {
+			// As micro's Client does: the deadline of the call, formatted per call.
+			deadline := transport.FormatDeadline(time.Now().Add(micro.DefaultCallTimeout))
+			m := &natsgo.Msg{Subject: "raw.echo", Data: req, Header: natsgo.Header{"Micro-Deadline": {deadline}}}
+			r, err := nc.RequestMsg(m, micro.DefaultCallTimeout)
 			if err != nil {
 				return nil, err
 			}
-			return m.Data, nil
-		})
-	})
-	b.Run("transport=nats/impl=natsmicro", func(b *testing.B) {
-		nc := addNATSMicro(b, ns, func(req natsmicro.Request) { req.Respond(req.Data()) })
-		benchCall(b, func(_ context.Context, req []byte) ([]byte, error) {
-			m, err := nc.Request("natsmicro.echo", req, micro.DefaultCallTimeout)
-			if err != nil {
-				return nil, err
-			}
-			return m.Data, nil
-		})
-	})
+			return r.Data, nil
+		}
+	case "natsmicro":
+		return request(addNATSMicro(b, ns, func(req natsmicro.Request) { _ = req.Respond(req.Data()) }), "natsmicro.echo")
+	}
+	b.Fatalf("unknown NATS impl %q", impl)
+	return nil
 }
 
 // addNATSMicro serves h as the endpoint "natsmicro.echo" of a nats.go micro

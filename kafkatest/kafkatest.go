@@ -8,7 +8,7 @@
 // The cluster has one broker on a random loopback port and is closed when
 // the test ends. It can be shut down and restarted on the same ports and,
 // with [WithDataDir], the same data, to test what a service does when its
-// brokers go away.
+// brokers go away; [Cluster.Crash] stops it as a killed process stops.
 //
 // Importing this package links kfake; importing micro's transport packages
 // does not.
@@ -18,13 +18,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// errCrashed drops the connections of a crashed cluster.
+var errCrashed = errors.New("kafkatest: crashed")
 
 // ErrClosed is returned by [Cluster.Restart] after [Cluster.Close].
 var ErrClosed = errors.New("kafkatest: cluster closed")
@@ -34,10 +39,13 @@ var ErrClosed = errors.New("kafkatest: cluster closed")
 // goroutine while others use it.
 type Cluster struct {
 	opts   []kfake.Opt // what every start is given; the ports fixed after the first
+	ports  kfake.Opt
 	addrs  []string
 	mu     sync.Mutex
 	c      *kfake.Cluster
 	closed bool
+	dir    string   // the data directory in use, "" in memory
+	copies []string // data directories made by Crash, removed at Close
 }
 
 // Start starts a cluster for t; its brokers accept connections when Start
@@ -63,6 +71,7 @@ func New(opts ...Option) (*Cluster, error) {
 		o(cfg)
 	}
 	kc := &Cluster{opts: cfg.kfakeOptions()}
+	kc.dir = cfg.dataDir
 	c, err := kfake.NewCluster(kc.opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafkatest: %w", err)
@@ -78,7 +87,8 @@ func New(opts ...Option) (*Cluster, error) {
 		n, _ := strconv.Atoi(p)
 		ports = append(ports, n)
 	}
-	kc.opts = append(kc.opts, kfake.Ports(ports...)) // a restart binds the same ports
+	kc.ports = kfake.Ports(ports...)
+	kc.opts = append(kc.opts, kc.ports) // a restart binds the same ports
 	return kc, nil
 }
 
@@ -131,6 +141,54 @@ func (kc *Cluster) Restart() error {
 	return nil
 }
 
+// Crash stops the cluster as a killed broker process would stop, and
+// starts it again on the same ports: the new cluster has the data that was
+// on disk at that instant, in the [WithDataDir] directory's place a copy of
+// it taken while the cluster ran, so nothing the old cluster does at
+// shutdown (its final save) reaches the new one. Clients lose their
+// connections, and the new cluster knows nothing of what was not written
+// yet: a group's generation, say. Crash needs [WithDataDir]; the copies it
+// makes are removed at Close. Like Restart it returns an error rather than
+// failing the test.
+func (kc *Cluster) Crash() error {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	if kc.closed {
+		return ErrClosed
+	}
+	if kc.dir == "" {
+		return errors.New("kafkatest: Crash needs WithDataDir")
+	}
+	snap, err := os.MkdirTemp("", "kafkatest-crash-")
+	if err != nil {
+		return fmt.Errorf("kafkatest: crash: %w", err)
+	}
+	kc.copies = append(kc.copies, snap)
+	// From now on the cluster answers nothing: what it would still accept
+	// (a commit, a record) is not in the copy, as a dead process answers
+	// nothing. Close wakes the held requests and drops their connections.
+	old, frozen := kc.c, make(chan struct{})
+	defer close(frozen)
+	old.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		old.KeepControl()
+		old.SleepControl(func() { <-frozen })
+		return nil, errCrashed, true
+	})
+	if err := os.CopyFS(snap, os.DirFS(kc.dir)); err != nil {
+		old.Close()
+		return fmt.Errorf("kafkatest: crash: copy data: %w", err)
+	}
+	old.Close() // saves to the directory the new cluster does not use
+	kc.dir = snap
+	kc.opts = append(kc.opts, kfake.DataDir(snap), kc.ports) // later options win
+	c, err := kfake.NewCluster(kc.opts...)
+	if err != nil {
+		return fmt.Errorf("kafkatest: crash: restart: %w", err)
+	}
+	kc.c = c
+	return nil
+}
+
 // Close shuts the cluster down for good. It blocks until the brokers have
 // stopped; closing twice does nothing. [Start] registers Close with
 // t.Cleanup.
@@ -139,4 +197,8 @@ func (kc *Cluster) Close() {
 	defer kc.mu.Unlock()
 	kc.closed = true
 	kc.c.Close()
+	for _, dir := range kc.copies {
+		os.RemoveAll(dir)
+	}
+	kc.copies = nil
 }

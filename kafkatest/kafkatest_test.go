@@ -169,3 +169,28 @@ func TestNew(t *testing.T) {
 func TestNoBrokerInTransport(t *testing.T) {
 	testutil.NotLinked(t, "github.com/dancinggopher/micro/transport/kafka", "github.com/twmb/franz-go/pkg/kfake", "github.com/dancinggopher/micro/kafkatest")
 }
+
+// TestCrash kills a cluster under a client and starts it on what its data
+// directory held: the records produced before are there, and the client
+// goes on.
+func TestCrash(t *testing.T) {
+	kc := kafkatest.Start(t, kafkatest.WithDataDir(t.TempDir()), kafkatest.WithTopics(1, "work"))
+	cl := client(t, kc)
+	for _, v := range []string{"a", "b"} {
+		if err := cl.ProduceSync(ctx(t), &kgo.Record{Topic: "work", Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := kc.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx(t), &kgo.Record{Topic: "work", Value: []byte("c")}).FirstErr(); err != nil {
+		t.Fatalf("produce after the crash: %v", err)
+	}
+	if got := strings.Join(consume(t, kc, "work", 3), ""); got != "abc" {
+		t.Errorf("records after the crash %q, want abc", got)
+	}
+	if err := kafkatest.Start(t).Crash(); err == nil {
+		t.Error("Crash in memory succeeded, want an error")
+	}
+}

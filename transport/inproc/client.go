@@ -53,6 +53,12 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	go func() { done <- c.serve(&moved) }()
 	select {
 	case rep := <-done:
+		// A handler that returned because ctx ended raced ctx's own
+		// signal here: the caller's cancellation or deadline wins, as
+		// on every other transport.
+		if err := ctx.Err(); err != nil {
+			return nil, transport.ErrorOf(err)
+		}
 		return c.reply(rep, replyHeader)
 	case <-ctx.Done():
 		return nil, transport.ErrorOf(ctx.Err())

@@ -144,11 +144,48 @@ take:
 	}
 }
 
-// start hands one pulled message, which holds a slot of c, to a handler
-// goroutine. Messages of a pull still in flight when intake stops are
-// handled too: they are the process's already.
+// start hands one pulled message, which holds a slot of c, to an idle
+// worker of c, or to a new worker if none is idle. Messages of a pull
+// still in flight when intake stops are handled too: they are the
+// process's already.
 func (s *Server) start(c *consumer, m natsjs.Msg) {
-	go s.handle(c, m, s.heartbeat(m))
+	p := pulled{m: m, at: time.Now()}
+	select {
+	case c.work <- p:
+	default:
+		w := &worker{}
+		w.outcome = func(err error) string { return s.outcome(&w.in, w.meta, transport.ErrorOf(err)) }
+		w.take(p)
+		c.enlist(w) // before it runs: the sweep sees m from now on
+		s.workers.Add(1)
+		go s.work(c, w, m)
+	}
+}
+
+// pulled is a message handed to a worker, and when it was pulled. A nil
+// message retires the worker.
+type pulled struct {
+	m  natsjs.Msg
+	at time.Time
+}
+
+// work is the loop of worker w of c: it handles m, then each message
+// start hands it, until it receives nil (the sweep retires it, or release
+// ends it). A worker is reused so that a message costs neither a
+// goroutine nor the growth of a fresh stack; there are at most as many as
+// c has slots.
+func (s *Server) work(c *consumer, w *worker, m natsjs.Msg) {
+	defer s.workers.Done()
+	defer c.discharge(w)
+	for {
+		s.handle(c, m, w)
+		p := <-c.work
+		if p.m == nil {
+			return
+		}
+		w.take(p)
+		m = p.m
+	}
 }
 
 // handBack returns a message to JetStream unhandled, for redelivery once
@@ -159,10 +196,10 @@ func (s *Server) handBack(m natsjs.Msg) {
 }
 
 // handle runs the handler of one message and settles it.
-func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
+func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
 	defer func() { <-c.slots }()
 	if e := s.Gate().Enter(); e != nil { // Stop gave up on draining
-		hb.stop()
+		w.drop()
 		s.handBack(m)
 		return
 	}
@@ -183,7 +220,7 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
 	if limit := s.o.retry.Retries + 1 + redeliveries; meta.NumDelivered > uint64(limit) {
 		// Delivered more often than failures and Stops explain: its
 		// handler may be what takes the process down. It does not run again.
-		hb.stop()
+		w.drop()
 		s.fail(m, meta, &in, transport.Reply{Err: micro.Errorf(micro.Internal,
 			"jetstream: message delivered %d times, more than %d, without being settled", meta.NumDelivered, limit)})
 		return
@@ -195,9 +232,14 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, hb *heartbeat) {
 			slog.Uint64("micro.delivery.attempt", meta.NumDelivered),
 		}
 	}
-	in.req.Outcome = func(err error) string { return s.outcome(&in, meta, transport.ErrorOf(err)) }
+	// Outcome reads a copy of the message in the worker, which holds it
+	// until the next message: RequestInfo.Outcome may be called only
+	// while the handler's middleware runs. So neither the message nor a
+	// closure is allocated.
+	w.in, w.meta = in, meta
+	in.req.Outcome = w.outcome
 	rep := s.d.Serve(s.Base(), &in.req)
-	hb.stop()
+	w.drop()
 	s.settle(m, meta, &in, rep)
 }
 
@@ -320,37 +362,98 @@ func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Err
 	s.log.Warn("jetstream: message failed; sent to the dead-letter subject", append(attrs, "dead_letter", s.o.deadLetter)...)
 }
 
-// heartbeat extends a message's AckWait with InProgress every half of it
-// until stopped, so that a message held by the process, running or not,
-// is never redelivered meanwhile.
-type heartbeat struct {
-	mu   sync.Mutex
-	t    *time.Timer
-	done bool
+// worker is the state of one worker: what its handler's Outcome reads,
+// and, for the sweep, the message it holds and since when it holds it
+// unextended.
+type worker struct {
+	// Read by the worker's handler only.
+	in      incoming               // the message being handled, for outcome
+	meta    *natsjs.MsgMetadata    // its metadata
+	outcome func(err error) string // RequestInfo.Outcome of its messages
+
+	mu    sync.Mutex
+	m     natsjs.Msg // nil while idle
+	since time.Time  // when m was pulled, or last extended
+	idle  int        // sweeps in a row that found it idle
 }
 
-func (s *Server) heartbeat(m natsjs.Msg) *heartbeat {
-	every := s.o.ackWait / 2
-	h := &heartbeat{}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.t = time.AfterFunc(every, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.done {
+// take makes w hold p's message, from now on extended by the sweep as
+// held since it was pulled.
+func (w *worker) take(p pulled) {
+	w.mu.Lock()
+	w.m, w.since, w.idle = p.m, p.at, 0
+	w.mu.Unlock()
+}
+
+// drop ends the extension of w's message, before it is settled: once it
+// returns, the sweep sends no InProgress for it.
+func (w *worker) drop() {
+	w.mu.Lock()
+	w.m = nil
+	w.mu.Unlock()
+}
+
+func (c *consumer) enlist(w *worker) {
+	c.mu.Lock()
+	c.workers[w] = struct{}{}
+	c.mu.Unlock()
+}
+
+func (c *consumer) discharge(w *worker) {
+	c.mu.Lock()
+	delete(c.workers, w)
+	c.mu.Unlock()
+}
+
+// sweepEvery is the period of the sweep as a fraction of AckWait: a
+// message held for two fifths of its AckWait is extended within a tenth
+// more, so at most half of AckWait after it was pulled or last extended.
+const sweepEvery = 10
+
+// sweep runs until release. Every AckWait/sweepEvery it extends, with
+// InProgress, each message that a worker has held unextended for two
+// fifths of AckWait, running or not, so that no message held by the process is
+// redelivered meanwhile; and it retires the workers that it found idle
+// twice in a row, so that a burst's workers do not stay for good. One
+// timer serves every message.
+func (s *Server) sweep() {
+	defer s.sweeping.Done()
+	t := time.NewTicker(max(s.o.ackWait/sweepEvery, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.done:
 			return
 		}
-		if err := m.InProgress(); err != nil {
-			s.log.Debug("jetstream: in-progress not sent", "subject", m.Subject(), "err", err)
+		now := time.Now()
+		for _, c := range s.consumers {
+			c.mu.Lock()
+			retire := 0
+			for w := range c.workers {
+				w.mu.Lock()
+				switch {
+				case w.m == nil:
+					if w.idle++; w.idle >= 2 {
+						retire++
+					}
+				case now.Sub(w.since) >= s.o.ackWait*2/5:
+					if err := w.m.InProgress(); err != nil {
+						s.log.Debug("jetstream: in-progress not sent", "subject", w.m.Subject(), "err", err)
+					}
+					w.since = now
+				}
+				w.mu.Unlock()
+			}
+			c.mu.Unlock()
+		retiring:
+			for ; retire > 0; retire-- {
+				select {
+				case c.work <- pulled{}: // to whichever worker is idle
+				default:
+					break retiring
+				}
+			}
 		}
-		h.t.Reset(every)
-	})
-	return h
-}
-
-func (h *heartbeat) stop() {
-	h.mu.Lock()
-	h.done = true
-	h.t.Stop()
-	h.mu.Unlock()
+	}
 }

@@ -43,6 +43,9 @@ type Server struct {
 	stopped    bool           // intake stopped: no pull loop starts
 	stopIntake chan struct{}  // closed by drain: pull no more
 	loops      sync.WaitGroup // the pull loops
+	workers    sync.WaitGroup // the workers of every consumer
+	sweeping   sync.WaitGroup // the sweep, once serving
+	done       chan struct{}  // closed by release: the sweep ends
 }
 
 // consumer is one durable consumer of a stream, for the namespaces of the
@@ -53,13 +56,17 @@ type consumer struct {
 	nss    []string      // its namespaces
 	bases  []string      // their subjects without the service: "[prefix.]ns."
 	slots  chan struct{} // one token per message pulled and not yet settled
+
+	work    chan pulled // a message to an idle worker; nil retires it
+	mu      sync.Mutex
+	workers map[*worker]struct{} // alive, for the sweep
 }
 
 // NewServer returns a Server for mux. It connects and consumes once Start
 // is called; see the With… options for the connection, streams, consumers,
 // retries and dead letters.
 func NewServer(mux *micro.Mux, opts ...ServerOption) *Server {
-	s := &Server{mux: mux, o: newServerOptions(opts), lost: make(chan error, 1), stopIntake: make(chan struct{})}
+	s := &Server{mux: mux, o: newServerOptions(opts), lost: make(chan error, 1), stopIntake: make(chan struct{}), done: make(chan struct{})}
 	s.d = transport.Dispatcher{Mux: mux, Transport: "jetstream", MaxMessageSize: s.o.max}
 	s.Server = lifecycle.New("jetstream", 0, lifecycle.Hooks{
 		Setup: s.setup, Serve: s.serve, Drain: s.drain, Release: s.release,
@@ -138,7 +145,8 @@ func (s *Server) setup(ctx context.Context) (err error) {
 		}
 		c := byStream[stream]
 		if c == nil {
-			c = &consumer{stream: stream, slots: make(chan struct{}, s.o.concurrency)}
+			c = &consumer{stream: stream, slots: make(chan struct{}, s.o.concurrency),
+				work: make(chan pulled), workers: map[*worker]struct{}{}}
 			byStream[stream] = c
 			s.consumers = append(s.consumers, c)
 		}
@@ -240,6 +248,8 @@ func (s *Server) consumer(ctx context.Context, c *consumer, durable string) (nat
 func (s *Server) serve(stop <-chan struct{}) error {
 	s.mu.Lock()
 	if !s.stopped {
+		s.sweeping.Add(1)
+		go s.sweep()
 		for _, c := range s.consumers {
 			s.loops.Add(1)
 			go s.pull(c)
@@ -283,11 +293,18 @@ func (s *Server) stopPulls() {
 	}
 }
 
-// release flushes the acknowledgements and replies of the handlers, once
-// the last has settled, and closes the connection if Start dialled it.
+// release ends the sweep and the workers, flushes the acknowledgements and
+// replies of the handlers, once the last has settled, and closes the
+// connection if Start dialled it.
 func (s *Server) release(ctx context.Context) error {
 	s.stopPulls()
 	s.loops.Wait() // a pull ends within fetchWait
+	close(s.done)  // no handler is in flight: the sweep has nothing to extend
+	s.sweeping.Wait()
+	for _, c := range s.consumers {
+		close(c.work) // no pull and no sweep sends any more: the idle workers end
+	}
+	s.workers.Wait()
 	s.conn.Stop(ctx, s.log)
 	return nil
 }

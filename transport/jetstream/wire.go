@@ -41,7 +41,8 @@ func parse(ns, service string, h natsgo.Header, data []byte) incoming {
 	// NATS header keys are case-sensitive and a map: "Foo" and "foo" are
 	// two keys, joined in sorted order so that the result does not depend
 	// on map iteration.
-	for _, k := range slices.Sorted(maps.Keys(h)) {
+	var one [1]string
+	for _, k := range sortedKeys(&one, h) {
 		switch vs := h[k]; {
 		case strings.EqualFold(k, natsconn.HeaderDeadline):
 			deadlines = append(deadlines, vs...)
@@ -80,6 +81,21 @@ func parse(ns, service string, h natsgo.Header, data []byte) incoming {
 		}
 	}
 	return in
+}
+
+// sortedKeys returns the keys of h in order, in one if h has one key, so
+// that the common message of no header or one costs no allocation.
+func sortedKeys(one *[1]string, h natsgo.Header) []string {
+	switch len(h) {
+	case 0:
+		return nil
+	case 1:
+		for k := range h {
+			one[0] = k
+		}
+		return one[:]
+	}
+	return slices.Sorted(maps.Keys(h))
 }
 
 // validSubject reports whether s can be published to: dot-separated
@@ -123,7 +139,8 @@ func replyMsg(to string, rep transport.Reply) *natsgo.Msg {
 // userHeaders returns the user headers of a reply.
 func userHeaders(h natsgo.Header) micro.Header {
 	var r transport.HeaderReader
-	for _, k := range slices.Sorted(maps.Keys(h)) {
+	var one [1]string
+	for _, k := range sortedKeys(&one, h) {
 		if k == "Status" || k == "Description" {
 			continue
 		}

@@ -27,13 +27,20 @@ type committer struct {
 	mu        sync.Mutex
 	taken     int64         // records reserved by workers, less those released
 	finished  int64         // records finished and marked
-	committed int64         // records known committed: finished when a commit began that succeeded
-	progress  chan struct{} // closed when committed advances
+	committed int64         // records known committed (or given up): finished when a commit began that succeeded
+	progress  chan struct{} // closed when committed advances or held ends
+	held      bool          // not a member any more: no reservation until the member rejoins
+	epoch     int64         // counts lost and rejoined: a commit failure from before them is stale
+	given     int64         // records finished but given up uncommitted since the member was lost last
+
+	failing time.Time // since when commits fail; zero while they succeed
+	warned  time.Time // when a failing commit was last logged as a warning
 }
 
-func newCommitter(cl *kgo.Client, log *slog.Logger, window int) *committer {
+// newCommitter returns a committer; its cl is set before it runs.
+func newCommitter(log *slog.Logger, window int) *committer {
 	return &committer{
-		cl: cl, log: log, window: int64(window),
+		log: log, window: int64(window),
 		wakeC: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		progress: make(chan struct{}),
 	}
@@ -58,7 +65,7 @@ func (c *committer) run() {
 		case <-c.wakeC:
 		}
 		c.mu.Lock()
-		upTo := c.finished
+		upTo, epoch := c.finished, c.epoch
 		c.mu.Unlock()
 		// Fails while the group rebalances; the marks stay and are
 		// committed by a later commit or on revoke.
@@ -66,7 +73,7 @@ func (c *committer) run() {
 			if errors.Is(err, context.Canceled) {
 				return
 			}
-			c.log.Debug("kafka: commit", "err", err)
+			c.failed(err, epoch)
 			t := time.NewTimer(retryCommit)
 			select {
 			case <-t.C:
@@ -78,13 +85,86 @@ func (c *committer) run() {
 			continue
 		}
 		c.mu.Lock()
-		if upTo > c.committed {
-			c.committed = upTo
-			close(c.progress)
-			c.progress = make(chan struct{})
+		if !c.failing.IsZero() && !c.warned.IsZero() {
+			c.log.Info("kafka: commits succeed again", "failing_for", time.Since(c.failing).Round(time.Millisecond))
+		}
+		c.failing, c.warned, c.given = time.Time{}, time.Time{}, 0
+		if upTo > c.committed || c.held {
+			c.committed = max(c.committed, upTo)
+			c.held = false
+			c.advanced()
 		}
 		c.mu.Unlock()
 	}
+}
+
+// commitWarnAfter is how long commits may fail before each failure is a
+// warning, at most one each commitWarnAfter, rather than a debug line: a
+// rebalance fails them for a moment, a broker that does not take them for
+// longer is the operator's business.
+const commitWarnAfter = 5 * time.Second
+
+// failed logs a commit's failure and, if it means that the member is not
+// one any more (its generation is over), releases the commit window: the
+// uncommitted marks are lost with the partitions, and their records will
+// be handled again, so they no longer count against the window. Workers
+// then take no reservation until the member rejoined, or a commit
+// succeeds (the failure was a rebalance's, and the member is in the new
+// generation), so that a member cut off from its group does not handle
+// more than a window of records it cannot commit. A failure from before
+// the last loss or rejoin (epoch) releases nothing.
+func (c *committer) failed(err error, epoch int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.failing.IsZero() {
+		c.failing = now
+	}
+	level := slog.LevelDebug
+	if now.Sub(c.failing) >= commitWarnAfter && now.Sub(c.warned) >= commitWarnAfter {
+		level, c.warned = slog.LevelWarn, now
+	}
+	c.log.Log(context.Background(), level, "kafka: commit failed; retrying", "state", stateOf(err),
+		"failing_for", now.Sub(c.failing).Round(time.Millisecond), "err", err)
+	if notMember(err) && epoch == c.epoch && !c.held {
+		c.held = true
+		c.given += c.finished - c.committed
+		c.committed = c.finished
+		c.advanced()
+	}
+}
+
+// lost releases the commit window when the member lost its partitions: the
+// records finished but not committed are forgotten with the partitions'
+// marks, to be handled again. It returns how many those are.
+func (c *committer) lost() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	dropped := c.given + c.finished - c.committed
+	c.given = 0
+	c.committed = c.finished
+	c.epoch++
+	c.held = false
+	c.advanced()
+	return dropped
+}
+
+// rejoined lets reservations go on once the member has (re)joined its
+// group.
+func (c *committer) rejoined() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	if c.held {
+		c.held = false
+		c.advanced()
+	}
+}
+
+// advanced wakes the workers waiting for the window. c.mu is held.
+func (c *committer) advanced() {
+	close(c.progress)
+	c.progress = make(chan struct{})
 }
 
 // reserve waits until the window has room for one more record and takes
@@ -92,7 +172,7 @@ func (c *committer) run() {
 func (c *committer) reserve(quit <-chan struct{}) bool {
 	for {
 		c.mu.Lock()
-		if c.taken-c.committed < c.window {
+		if !c.held && c.taken-c.committed < c.window {
 			c.taken++
 			c.mu.Unlock()
 			return true

@@ -17,6 +17,18 @@ import (
 // partition is revoked its worker finishes the record in flight and the
 // marks are committed before the rebalance goes on. So the next owner of a
 // partition starts right after the last record handled here.
+//
+// The poll loop never holds a rebalance for a worker: it hands a
+// partition's records to the partition's worker, waiting while the worker
+// has queueHigh records queued (backpressure, as a bounded channel gives),
+// but only until the client says that a rebalance waits for the poll
+// (OnPartitionsCallbackBlocked). Then it queues the records anyway,
+// pauses fetching each partition whose worker is full
+// (PauseFetchPartitions) until the worker is down to queueLow, and lets
+// the rebalance run. So a rebalance (the member's own rejoin after it lost
+// its generation included) never waits for a handler or the commit window,
+// and fetching is paused only then: a pause drops the client's buffered
+// records of the partition, to be fetched again.
 
 type topicPartition struct {
 	topic     string
@@ -35,50 +47,135 @@ type partitions struct {
 type worker struct {
 	tp    topicPartition
 	ns    string
-	names names // used by the worker's goroutine only
-	recs  chan []*kgo.Record
+	names names         // used by the worker's goroutine only
+	ready chan struct{} // capacity 1: records were queued
+	room  chan struct{} // capacity 1: the queue went below queueHigh
 	quit  chan struct{} // closed to stop after the record in flight
 	done  chan struct{}
+
+	mu     sync.Mutex
+	queue  [][]*kgo.Record
+	queued int  // records in queue
+	paused bool // fetching of tp is paused until the queue is down to queueLow
 }
 
-// poll fetches records and hands each partition's records to its worker
-// until ctx is cancelled; it returns an error if it ends otherwise.
+// A worker's queue bounds: the poll loop waits while a worker has
+// queueHigh records queued, or, when a rebalance waits, pauses fetching
+// the partition until it is down to queueLow.
+const (
+	queueHigh = 4 * defaultPollRecords
+	queueLow  = defaultPollRecords
+)
+
+// push queues recs on w unless its queue is full, and reports whether it
+// did. If force, it queues them anyway, pausing w's partition if the queue
+// is full. It never blocks on the worker.
+func (w *worker) push(cl *kgo.Client, recs []*kgo.Record, force bool) bool {
+	w.mu.Lock()
+	if w.queued >= queueHigh {
+		if !force {
+			w.mu.Unlock()
+			return false
+		}
+		if !w.paused {
+			w.paused = true
+			cl.PauseFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
+		}
+	}
+	w.queue = append(w.queue, recs)
+	w.queued += len(recs)
+	w.mu.Unlock()
+	signal(w.ready)
+	return true
+}
+
+// signal sends on ch, of capacity 1, unless a send is pending.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// pop takes the oldest batch queued on w, or nil, and resumes fetching w's
+// partition once the queue is down to queueLow.
+func (w *worker) pop(cl *kgo.Client) []*kgo.Record {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.queue) == 0 {
+		return nil
+	}
+	recs := w.queue[0]
+	w.queue[0] = nil
+	w.queue = w.queue[1:]
+	if w.queued >= queueHigh && w.queued-len(recs) < queueHigh {
+		signal(w.room)
+	}
+	w.queued -= len(recs)
+	if w.paused && w.queued <= queueLow {
+		w.paused = false
+		cl.ResumeFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
+	}
+	return recs
+}
+
+// poll fetches records and queues each partition's records on its worker
+// until ctx is cancelled; it returns an error if it ends otherwise: the
+// client closed, or a consumer state that does not recover (see health).
 func (s *Server) poll(ctx context.Context) error {
 	defer s.cl.AllowRebalance()
 	for {
 		fetches := s.cl.PollRecords(ctx, s.o.pollRecords)
 		if ctx.Err() != nil {
-			return nil
+			return s.health.failure() // nil: Stop
 		}
 		if fetches.IsClientClosed() {
 			return errors.New("kafka: client closed")
 		}
+		var fatal error
 		fetches.EachError(func(topic string, partition int32, err error) {
-			s.log.Warn("kafka: fetch", "topic", topic, "partition", partition, "err", err)
+			if ferr := s.health.fetchError(topic, partition, err); ferr != nil && fatal == nil {
+				fatal = ferr
+			}
 		})
+		if fatal != nil {
+			return fatal
+		}
+		hurry := false // a rebalance waits for this poll
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) == 0 {
 				return
 			}
 			s.parts.mu.Lock()
-			w := s.parts.m[topicPartition{p.Topic, p.Partition}]
+			w, stopping := s.parts.m[topicPartition{p.Topic, p.Partition}], s.parts.stopped
 			s.parts.mu.Unlock()
+			if w == nil && stopping {
+				return // Stop has begun: left for the partition's next owner
+			}
 			if w == nil { // BlockRebalanceOnPoll makes this impossible; never drop silently
 				s.log.Error("kafka: records of an unassigned partition", "topic", p.Topic, "partition", p.Partition)
 				return
 			}
-			select { // blocks only while the worker is busy: backpressure
-			case w.recs <- p.Records:
-			case <-w.done: // stopped: its records are consumed again by the next owner
-			case <-ctx.Done():
+			for !w.push(s.cl, p.Records, hurry) {
+				select { // the worker is full: backpressure, until a rebalance waits
+				case <-w.room:
+				case <-s.rebalance:
+					hurry = true
+				case <-w.done: // stopped: its records are consumed again by the next owner
+					return
+				case <-ctx.Done():
+					return
+				}
 			}
 		})
 		s.cl.AllowRebalance()
 	}
 }
 
-// assigned starts a worker for each assigned partition.
-func (s *Server) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+// assigned starts a worker for each assigned partition, fetching it.
+func (s *Server) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	s.commits.rejoined()
+	cl.ResumeFetchPartitions(assigned) // a pause is the client's until resumed, across assignments
 	s.parts.mu.Lock()
 	defer s.parts.mu.Unlock()
 	if s.parts.stopped {
@@ -91,7 +188,7 @@ func (s *Server) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 			}
 			w := &worker{
 				tp: topicPartition{topic, p}, ns: s.topics[topic], names: names{},
-				recs: make(chan []*kgo.Record, 4), quit: make(chan struct{}), done: make(chan struct{}),
+				ready: make(chan struct{}, 1), room: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 			}
 			s.parts.m[w.tp] = w
 			s.parts.wg.Add(1)
@@ -105,22 +202,28 @@ func (s *Server) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 // record in flight, and commits what they handled, so that the partitions'
 // next owners start where these left off.
 func (s *Server) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
-	s.parts.stop(revoked)
+	s.parts.stop(cl, revoked)
 	if err := cl.CommitMarkedOffsets(ctx); err != nil {
 		s.log.Error("kafka: commit on revoke", "partitions", revoked, "err", err)
 	}
 	s.log.Debug("kafka: partitions revoked", "partitions", revoked)
 }
 
-// lost stops the workers of partitions lost to a group error; their
-// offsets cannot be committed any more.
-func (s *Server) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	s.parts.stop(lost)
-	s.log.Warn("kafka: partitions lost", "partitions", lost)
+// lost stops the workers of partitions lost to a group error (the member
+// lost its generation: its session expired, the broker forgot the group,
+// the coordinator moved) and releases the commit window: the marks not
+// committed are dropped with the partitions, and those records are handled
+// again by the partitions' next owners, this member once it rejoined
+// included.
+func (s *Server) lost(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
+	s.parts.stop(cl, lost)
+	dropped := s.commits.lost()
+	s.log.Warn("kafka: partitions lost; rejoining the group", "partitions", lost, "uncommitted", dropped)
 }
 
-// stop stops the workers of the given partitions and waits for them.
-func (ps *partitions) stop(parts map[string][]int32) {
+// stop stops the workers of the given partitions, waits for them and
+// resumes the fetching of those they paused.
+func (ps *partitions) stop(cl *kgo.Client, parts map[string][]int32) {
 	var ws []*worker
 	ps.mu.Lock()
 	for topic, list := range parts {
@@ -136,8 +239,17 @@ func (ps *partitions) stop(parts map[string][]int32) {
 	for _, w := range ws {
 		close(w.quit)
 	}
+	paused := map[string][]int32{}
 	for _, w := range ws {
 		<-w.done
+		w.mu.Lock()
+		if w.paused {
+			paused[w.tp.topic] = append(paused[w.tp.topic], w.tp.partition)
+		}
+		w.mu.Unlock()
+	}
+	if len(paused) > 0 {
+		cl.ResumeFetchPartitions(paused)
 	}
 }
 
@@ -167,7 +279,9 @@ func (s *Server) run(w *worker) {
 		select {
 		case <-w.quit:
 			return
-		case recs := <-w.recs:
+		case <-w.ready:
+		}
+		for recs := w.pop(s.cl); recs != nil; recs = w.pop(s.cl) {
 			select {
 			case <-w.quit:
 				return
@@ -204,7 +318,7 @@ func stopped(w *worker) bool {
 // in the server's Gate from before its handler runs until it is marked, so
 // that Stop commits it once the Gate is empty.
 func (s *Server) runBatch(w *worker, recs []*kgo.Record) bool {
-	for _, r := range recs {
+	for i, r := range recs {
 		if stopped(w) || !s.commits.reserve(w.quit) {
 			return false
 		}
@@ -214,7 +328,7 @@ func (s *Server) runBatch(w *worker, recs []*kgo.Record) bool {
 		}
 		finished := s.handle(w, r)
 		if finished {
-			s.cl.MarkCommitRecords(r)
+			s.cl.MarkCommitRecords(recs[i : i+1]...) // r, without a slice of its own to allocate
 			s.commits.marked()
 		} else {
 			s.commits.release()

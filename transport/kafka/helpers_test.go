@@ -64,6 +64,15 @@ func (tl *tally) result() (lost, dups int) {
 	return lost, dups
 }
 
+// most returns how often the most handled record was handled.
+func (tl *tally) most() int {
+	var n int32
+	for i := range tl.counts {
+		n = max(n, tl.counts[i].Load())
+	}
+	return int(n)
+}
+
 // handler returns the handler that counts the record whose value is its id.
 func (tl *tally) handler() micro.HandlerFunc {
 	return func(_ context.Context, req []byte) ([]byte, error) {

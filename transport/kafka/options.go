@@ -110,7 +110,7 @@ func WithBrokers(addrs ...string) Option {
 // for what a Server's delivery guarantee rests on, which it sets after
 // them: the topics it consumes (kgo.ConsumeTopics), kgo.BlockRebalanceOnPoll,
 // kgo.AutoCommitMarks and the partition callbacks (kgo.OnPartitionsAssigned,
-// Revoked, Lost). A Server's Start fails, with an error naming the
+// Revoked, Lost, CallbackBlocked). A Server's Start fails, with an error naming the
 // option, if they undo that guarantee otherwise: kgo.DisableAutoCommit,
 // kgo.GreedyAutoCommit, kgo.TransactionalID, kgo.ConsumeRegex,
 // kgo.ConsumePartitions, or kgo.RequiredAcks(kgo.NoAck()). The default is

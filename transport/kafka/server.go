@@ -26,14 +26,16 @@ type Server struct {
 	d   transport.Dispatcher
 
 	// Set by setup before the server runs.
-	cl       *kgo.Client
-	log      *slog.Logger
-	group    string
-	topics   map[string]string // topic -> namespace
-	sem      chan struct{}     // bounds the partitions handled at once
-	pollDone chan struct{}     // closed when the poll loop has returned
-	commits  *committer
-	parts    partitions
+	cl        *kgo.Client
+	log       *slog.Logger
+	group     string
+	topics    map[string]string // topic -> namespace
+	sem       chan struct{}     // bounds the partitions handled at once
+	pollDone  chan struct{}     // closed when the poll loop has returned
+	rebalance chan struct{}     // capacity 1: a rebalance waits for the poll loop
+	commits   *committer
+	health    *health
+	parts     partitions
 }
 
 // NewServer returns a Server for mux. It serves once Start is called.
@@ -98,6 +100,13 @@ func (s *Server) setup(ctx context.Context) error {
 	s.sem = make(chan struct{}, s.o.concurrency)
 	s.parts.m = map[topicPartition]*worker{}
 	s.pollDone = make(chan struct{})
+	s.rebalance = make(chan struct{}, 1)
+	// Before the client: it may join the group, and call back, at once.
+	s.commits = newCommitter(s.log, s.o.pollRecords)
+	s.health = newHealth(s.log, func(ctx context.Context, topic string) (bool, error) {
+		found, err := partitionsOf(ctx, s.cl, topic)
+		return len(found[topic]) > 0, err
+	})
 
 	cl, err := kgo.NewClient(s.o.kgoOptions(
 		[]kgo.Opt{
@@ -117,6 +126,7 @@ func (s *Server) setup(ctx context.Context) error {
 		kgo.OnPartitionsAssigned(s.assigned),
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
+		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { signal(s.rebalance) }),
 	)...)
 	if err != nil {
 		return fmt.Errorf("kafka: client: %w", err)
@@ -126,7 +136,7 @@ func (s *Server) setup(ctx context.Context) error {
 		return err
 	}
 	s.cl = cl
-	s.commits = newCommitter(cl, s.log, s.o.pollRecords)
+	s.commits.cl = cl
 	if err := s.checkTopics(ctx, append(topics, s.o.deadLetter)); err != nil {
 		cl.Close()
 		return err
@@ -171,6 +181,8 @@ func (s *Server) serve(stop <-chan struct{}) error {
 	defer close(s.pollDone)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	s.health.watch(cancel)
+	defer s.health.stop()
 	go func() {
 		select {
 		case <-stop:

@@ -23,7 +23,13 @@ type bar struct {
 	Color  string
 }
 
-var implColor = map[string]string{"micro": "#2b6cb0", "gokit": "#805ad5", "natsmicro": "#38a169", "watermill": "#dd6b20"}
+var implColor = map[string]string{"micro": "#2b6cb0", "gokit": "#805ad5", "natsmicro": "#38a169", "watermill": "#dd6b20", "rawhdr": "#718096"}
+
+// mainKey reports whether k is a row of the main comparison (not a scale
+// curve's point, a paired or a memory benchmark).
+func mainKey(k key) bool {
+	return k.Axis == "" && (k.Kind == "Call" || k.Kind == "Send" || k.Kind == "Consume" || k.Kind == "SlowCall")
+}
 
 // chart draws two panels: each implementation's time per message relative
 // to the raw client library, and micro's throughput relative to the peer
@@ -32,7 +38,7 @@ func chart(results map[key]*result, keys []key, cs []check) string {
 	var rel []bar
 	for _, k := range keys {
 		base := results[k.baseline()]
-		if k.Impl == "raw" || base == nil {
+		if !mainKey(k) || k.Impl == "raw" || base == nil {
 			continue
 		}
 		rel = append(rel, bar{
@@ -42,12 +48,12 @@ func chart(results map[key]*result, keys []key, cs []check) string {
 	}
 	var peer []bar
 	for _, c := range cs {
-		if c.Target.MinRate < 1 {
+		if c.Target.Issue != 0 || c.Target.Min < 1 {
 			continue
 		}
 		peer = append(peer, bar{
 			Label: fmt.Sprintf("%s %s vs %s %s %s", c.Target.Kind, c.Target.Transport, c.Target.Against, c.Size, c.Mode),
-			Value: c.Value, Target: c.Target.MinRate, Good: c.Met, Color: implColor["micro"],
+			Value: c.Value, Target: c.Target.Min, Good: c.Met, Color: implColor["micro"],
 		})
 	}
 	var b strings.Builder
@@ -71,10 +77,10 @@ func title(b *strings.Builder, y int, text string) int {
 // legend names the colours of the implementations.
 func legend(b *strings.Builder, y int) int {
 	x := labelWidth
-	for _, impl := range []string{"micro", "gokit", "natsmicro", "watermill"} {
+	for _, impl := range []string{"micro", "rawhdr", "gokit", "natsmicro", "watermill"} {
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
 			x, y, implColor[impl], x+14, y+9, impl)
-		x += 110
+		x += 100
 	}
 	return y + 18
 }

@@ -1,5 +1,6 @@
 // Command benchreport turns the output of the bench module's benchmarks
-// into docs/benchmarks.md and its chart, docs/benchmarks.svg. bench/run.sh
+// into docs/benchmarks.md and its charts, docs/benchmarks.svg and one
+// docs/scale-<transport>.svg per transport with scale curves. bench/run.sh
 // runs it; every figure it writes comes from the benchmark output it reads.
 //
 // Usage:
@@ -92,5 +93,13 @@ func run(in, stat, md, svg, goVersion, command, notesFile string, profs profiles
 	if err := os.WriteFile(md, []byte(doc), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(svg, []byte(chart(results, keys, cs)), 0o644)
+	if err := os.WriteFile(svg, []byte(chart(results, keys, cs)), 0o644); err != nil {
+		return err
+	}
+	for name, text := range scaleCharts(results, keys) {
+		if err := os.WriteFile(filepath.Join(filepath.Dir(svg), name), []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"path"
+	"runtime"
+	"slices"
 	"strings"
 )
 
@@ -58,6 +62,24 @@ every allocation of the process (client, server, and the in-process broker).
   record was handled, so it counts fetching, decoding, dispatching and committing, but not the
   group join or the producer. micro's Kafka Server vs the raw franz-go group consumer above.
 
+- **PairedCall** — gRPC: micro's Call and the raw grpc-go client's interleaved in one loop,
+  each iteration one call of each in alternating order, each timed: both see the same moment
+  and load (mode=par: 16 goroutines, each alternating). micro/raw is the ratio of their mean
+  latencies, the figure the gRPC target checks.
+- **Scale curves** — 64 B payloads. NATS (micro, raw, rawhdr) and gRPC (micro, raw) Calls from
+  1 to 256 concurrent callers, each its own goroutine, with the p50 and p99 latency of a call;
+  inproc Call and Send from 1 to 256 goroutines; Kafka's Consume backlog against the topic's
+  partitions (1, 4, 16, 64) with one consumer, and on 16 partitions with three consumers in one
+  group (servers=3; the group settles with every partition assigned before the timer starts).
+- **Memory under load** — 10k concurrent Calls of 64 B on each transport, to a handler that
+  holds every call until all are in it or their number has not grown for 1 s (the transport's
+  bound was reached), then releases them; one op is such a wave. B/call and allocs/call count
+  every allocation of the process over the wave (runtime/metrics); peak heap is the largest
+  live heap (` + "`/memory/classes/heap/objects:bytes`" + `) sampled every 5 ms during it, and
+  heap growth/call its growth over the idle heap (after a GC) divided by the 10k calls.
+- **rawhdr** (NATS) — the raw nats.go request plus the ` + "`Micro-Deadline`" + ` header micro's wire
+  contract puts on every call (a header message), to tell the contract's cost from micro's.
+
 The ratio column is time/op ÷ the raw baseline's time/op of the same row group (1.00 = as
 fast as the raw client library, 2.00 = twice the time per message).
 `
@@ -77,22 +99,29 @@ func markdown(m machine, results map[key]*result, keys []key, cs []check, svgNam
 	for _, r := range results {
 		runs = max(runs, r.Runs)
 	}
-	p("- Figures are medians of %d runs; benchstat's confidence intervals are in the appendix.\n\n", runs)
+	p("- Figures are medians of up to %d runs; benchstat's confidence intervals are in the appendix.\n\n", runs)
 	p("![micro's time per message relative to the raw client library, and its throughput relative to the peer frameworks](%s)\n\n", svgName)
 
-	p("## Targets\n\n| goal | compared with | size | mode | measured | |\n|---|---|---|---|---|---|\n")
+	p("## Targets\n\n| goal | issue | compared with | size | mode | measured | |\n|---|---|---|---|---|---|---|\n")
 	for _, c := range cs {
 		status := "met"
 		if !c.Met {
 			status = "**missed**"
 		}
-		p("| %s | %s | %s | %s | %s | %s |\n", c.Target.Goal, c.Target.Peer, c.Size, c.Mode, c, status)
+		issue := "—"
+		if c.Target.Issue != 0 {
+			issue = fmt.Sprintf("#%d", c.Target.Issue)
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", c.Target.Goal, issue, c.Target.Peer, c.Size, or(c.Mode, "—"), c, status)
 	}
 	p("\n")
 
 	p("## Results\n\n| benchmark | transport | impl | size | mode | time/op | msgs/s | allocs/op | B/op | ÷ raw |\n")
 	p("|---|---|---|---|---|---:|---:|---:|---:|---:|\n")
 	for _, k := range keys {
+		if !mainKey(k) {
+			continue
+		}
 		r := results[k]
 		ratio := "—"
 		if base := results[k.baseline()]; base != nil {
@@ -106,8 +135,13 @@ func markdown(m machine, results map[key]*result, keys []key, cs []check, svgNam
 			p("\n- %s %s %s: the handler's 1 ms sleep took %.2f ms on average.", k.Kind, k.Transport, k.Impl, v)
 		}
 	}
-	p("\n\n%s\n", measures)
-	p("## Running\n\n```sh\nbench/run.sh   # COUNT=6 BENCHTIME=1s CONSUME=100000 by default; rewrites this page and the chart\n")
+	p("\n\n")
+	paired(p, results, keys)
+	scale(p, results, keys, svgName)
+	memory(p, results, keys)
+	p("%s\n", measures)
+	p("## Running\n\n```sh\nbench/run.sh   # rewrites this page and its charts; knobs at the top of run.sh\n")
+	p("COUNT=2 BENCHTIME=200ms SCALETIME=100ms CONSUME=20000 SCALECONSUME=10000 MEMCOUNT=1 PROFILE=0 bench/run.sh   # a quick look\n")
 	p("cd bench && go test -run '^$' -bench . -benchtime=1x ./...   # every benchmark once, as CI does\n```\n\n")
 	p("`bench/` is a module of its own (with `replace github.com/dancinggopher/micro => ../`), so the\n")
 	p("library's go.mod gains none of the compared frameworks.\n\n")
@@ -123,8 +157,133 @@ func markdown(m machine, results map[key]*result, keys []key, cs []check, svgNam
 	return b.String()
 }
 
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// paired writes the table of the paired benchmarks.
+func paired(p func(string, ...any), results map[key]*result, keys []key) {
+	head := false
+	for _, k := range keys {
+		if k.Kind != "PairedCall" {
+			continue
+		}
+		if !head {
+			p("## Paired\n\nmicro and the raw client interleaved in one loop (see below); each side's mean latency per call.\n\n")
+			p("| transport | size | mode | micro | raw | micro ÷ raw | allocs/op (pair) |\n|---|---|---|---:|---:|---:|---:|\n")
+			head = true
+		}
+		r := results[k].Median
+		p("| %s | %s | %s | %s | %s | %.3f× | %s |\n", k.Transport, k.Size, k.Mode,
+			duration(r["micro-ns/call"]), duration(r["raw-ns/call"]), r["micro/raw"], count(r["allocs/op"]))
+	}
+	if head {
+		p("\n")
+	}
+}
+
+// scale writes each transport's scale curves: the chart, a table, and
+// where each curve's throughput peaks.
+func scale(p func(string, ...any), results map[key]*result, keys []key, svgName string) {
+	curves, transports := scaleCurves(keys)
+	if len(transports) == 0 {
+		return
+	}
+	p("## Scale curves\n\n64 B payloads. Throughput and (for Calls) the p50 and p99 latency of one call against the\n")
+	p("number of concurrent callers, goroutines or partitions. The machine has %d CPUs and runs the\n", runtime.NumCPU())
+	p("broker, the server and the callers; where a curve flattens, the CPUs are full.\n\n")
+	dir := path.Dir(svgName)
+	for _, t := range transports {
+		file := "scale-" + t + ".svg"
+		if dir != "." {
+			file = path.Join(dir, file)
+		}
+		p("### %s\n\n![%s scale curves](%s)\n\n", t, t, file)
+		p("| benchmark | impl | parameter | x | msgs/s | p50 | p99 | allocs/op | msgs/s ÷ raw |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, c := range curves[t] {
+			for _, k := range keys {
+				if k.curve() != c {
+					continue
+				}
+				r := results[k].Median
+				ratio := "—"
+				if base := results[k.baseline()]; base != nil && k.Impl != "raw" && base.Median["msgs/s"] > 0 {
+					ratio = fmt.Sprintf("%.2f×", r["msgs/s"]/base.Median["msgs/s"])
+				}
+				lat := func(unit string) string {
+					if v, ok := r[unit]; ok {
+						return duration(v)
+					}
+					return "—"
+				}
+				p("| %s | %s | %s | %d | %s | %s | %s | %s | %s |\n", k.Kind, k.Impl, or(k.Mode, "")+" "+k.Axis, k.X,
+					count(r["msgs/s"]), lat("p50-ns"), lat("p99-ns"), count(r["allocs/op"]), ratio)
+			}
+		}
+		p("\n")
+		for _, c := range curves[t] {
+			ps := points(results, keys, c, "msgs/s")
+			if len(ps) < 2 {
+				continue
+			}
+			best := slices.MaxFunc(ps, func(a, b point) int { return cmp.Compare(a.Y, b.Y) })
+			p("- %s %s: peaks at %s=%g with %s msgs/s (%s at %s=%g, %s at %s=%g).\n", c.Kind, curveName(c, 1), c.Axis, best.X, count(best.Y),
+				count(ps[0].Y), c.Axis, ps[0].X, count(ps[len(ps)-1].Y), c.Axis, ps[len(ps)-1].X)
+		}
+		p("\n")
+	}
+}
+
+// bounds names, per transport, what stops the calls in flight from
+// growing without limit.
+var bounds = map[string]string{
+	"inproc":    "none: a Call runs its handler on the caller's goroutine, so only the callers bound it",
+	"grpc":      "none in micro: grpc-go's MaxConcurrentStreams (unlimited by default; `WithServerOptions`) and HTTP/2 flow control",
+	"nats":      "`WithConcurrency` (`DefaultConcurrency` 1024) handlers at once; the rest are refused at once with ResourceExhausted",
+	"http":      "`WithConcurrency` (`DefaultConcurrency` 1024) handlers at once, the rest refused with ResourceExhausted; net/http's client dials a connection per concurrent call, so connection setup (the listen backlog) can hold calls back before that",
+	"kafka":     "one handler per partition at a time (a partition's records in order), at most `WithConcurrency` (64) partitions: the topic's 4 here; the rest wait in the topic",
+	"jetstream": "`WithConcurrency` (`DefaultConcurrency` 512) handlers at once per stream, `WithMaxAckPending` (1000) delivered unacknowledged; the rest wait in the stream",
+}
+
+// memory writes the table of BenchmarkMemoryCall beside each transport's
+// Call throughput.
+func memory(p func(string, ...any), results map[key]*result, keys []key) {
+	head := false
+	for _, k := range keys {
+		if k.Kind != "MemoryCall" {
+			continue
+		}
+		if !head {
+			p("## Memory under load\n\n%d concurrent Calls of 64 B per wave; what a wave allocated per call, the peak live heap\n", k.X)
+			p("during it, and its growth over the idle heap per concurrent call. Throughput is the Call row of the\n")
+			p("Results (64 B, 16 callers) where there is one.\n\n")
+			p("| transport | in a handler at once | refused | no reply in 30 s | B/call | allocs/call | peak heap | heap growth / call | goroutines | wave | Call msgs/s | bound |\n")
+			p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+			head = true
+		}
+		r := results[k].Median
+		rate := "—"
+		if c := results[key{Kind: "Call", Transport: k.Transport, Impl: "micro", Size: "64B", Mode: "par"}]; c != nil {
+			rate = count(c.Median["msgs/s"])
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.Transport, count(r["inflight"]), count(r["refused"]), count(r["timedout"]),
+			bytes(r["B/call"]), count(r["allocs/call"]), mib(r["peak-heap-B"]), bytes(r["heap-B/call"]),
+			count(r["goroutines"]), duration(r["ns/op"]), rate, or(bounds[k.Transport], "—"))
+	}
+	if head {
+		p("\n")
+	}
+}
+
+func mib(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
+
 func duration(ns float64) string {
 	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.2f s", ns/1e9)
 	case ns >= 1e6:
 		return fmt.Sprintf("%.2f ms", ns/1e6)
 	case ns >= 1e3:

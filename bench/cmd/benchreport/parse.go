@@ -12,12 +12,20 @@ import (
 
 // key names one benchmark configuration.
 type key struct {
-	Kind      string // Call, Send, SlowCall or Consume
+	Kind      string // Call, Send, SlowCall, Consume, PairedCall, Scale..., MemoryCall
 	Transport string
 	Impl      string
 	Size      string
-	Mode      string
+	Mode      string // mode=seq or par; of a scale curve, its other parameter (servers=3)
+	Axis      string // of a scale curve: the parameter on the x axis (callers, goroutines, partitions)
+	X         int    // and its value
 }
+
+// axes are the parameters a scale curve is plotted against.
+var axes = []string{"callers", "goroutines", "partitions", "inflight"}
+
+// curve is k without its point on the x axis: the line k is part of.
+func (k key) curve() key { k.X = 0; return k }
 
 // baseline is the raw configuration of the same work as k.
 func (k key) baseline() key { k.Impl = "raw"; return k }
@@ -30,7 +38,7 @@ type result struct {
 
 var (
 	procSuffix = regexp.MustCompile(`-\d+$`)
-	kindOf     = regexp.MustCompile(`^Benchmark(SlowCall|Call|Send|Consume)`)
+	kindOf     = regexp.MustCompile(`^Benchmark(SlowCall|Call|Send|Consume|PairedCall|ScaleCall|ScaleSend|ScaleConsume|MemoryCall)`)
 )
 
 // parse reads `go test -bench` output and returns the median of every
@@ -100,10 +108,20 @@ func parseName(name string) (key, error) {
 			k.Size = value
 		case "mode":
 			k.Mode = value
+		default:
+			if slices.Contains(axes, name) {
+				n, err := strconv.Atoi(value)
+				if err != nil {
+					return key{}, fmt.Errorf("benchmark %s: %s=%q is not a number", name, name, value)
+				}
+				k.Axis, k.X = name, n
+			} else if value != "" && k.Mode == "" {
+				k.Mode = p // a further parameter, such as servers=3
+			}
 		}
 	}
-	if k.Transport == "" || k.Impl == "" || k.Size == "" || k.Mode == "" {
-		return key{}, fmt.Errorf("benchmark %s: want transport=, impl=, size= and mode=", name)
+	if k.Transport == "" || k.Impl == "" || k.Size == "" || (k.Mode == "" && k.Axis == "") {
+		return key{}, fmt.Errorf("benchmark %s: want transport=, impl=, size= and mode= or a scale parameter (%v)", name, axes)
 	}
 	return k, nil
 }
@@ -127,17 +145,18 @@ func order(keys []key) {
 		}
 		return len(list)
 	}
-	kinds := []string{"Call", "Send", "Consume", "SlowCall"}
-	transports := []string{"inproc", "grpc", "nats", "kafka"}
-	impls := []string{"micro", "raw"}
+	kinds := []string{"Call", "Send", "Consume", "SlowCall", "PairedCall", "ScaleCall", "ScaleSend", "ScaleConsume", "MemoryCall"}
+	transports := []string{"inproc", "grpc", "nats", "http", "kafka", "jetstream"}
+	impls := []string{"micro", "raw", "rawhdr"}
 	slices.SortFunc(keys, func(a, b key) int {
 		for _, c := range []int{
 			rank(kinds, a.Kind) - rank(kinds, b.Kind),
 			rank(transports, a.Transport) - rank(transports, b.Transport),
 			strings.Compare(b.Size, a.Size), // 64B before 4KiB
-			strings.Compare(b.Mode, a.Mode), // seq before par
+			modeOrder(a.Mode, b.Mode),
 			rank(impls, a.Impl) - rank(impls, b.Impl),
 			strings.Compare(a.Impl, b.Impl),
+			a.X - b.X,
 		} {
 			if c != 0 {
 				return c
@@ -145,4 +164,12 @@ func order(keys []key) {
 		}
 		return 0
 	})
+}
+
+// modeOrder puts seq before par, and servers=1 before servers=3.
+func modeOrder(a, b string) int {
+	if strings.HasPrefix(a, "servers=") && strings.HasPrefix(b, "servers=") {
+		return strings.Compare(a, b)
+	}
+	return strings.Compare(b, a)
 }
