@@ -61,8 +61,11 @@ const spillAfter = 200 * time.Microsecond
 // behind running handlers so waits at most about two spillAfter, and the
 // pool grows to as many readers as the handlers' durations need. There
 // are at most as many readers as the bound plus one (and those refusing a
-// message); those beyond the first exit after readerIdle without a
-// message, all of them once the channel is closed.
+// message). A reader whose handler was quick exits as soon as it finds the
+// channel empty while another reader waits, so that one reader, not
+// several, parks for the next message; one whose handler took spillAfter
+// or longer stays for readerIdle. All of them exit once the channel is
+// closed.
 type intake struct {
 	s        *Server
 	sub      *natsgo.Subscription
