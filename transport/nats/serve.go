@@ -147,6 +147,11 @@ func (in *intake) arm() {
 // reader has been running its handler for at least spillAfter, and it asks
 // the watcher for another reader.
 func (in *intake) check() {
+	select {
+	case <-in.stop: // the channel is closed: no message left to hold up
+		return
+	default:
+	}
 	if in.waiting.Load() == 0 {
 		if now := in.taken.Load(); now != in.seen.Load() {
 			in.seen.Store(now)
