@@ -20,7 +20,8 @@ import (
 
 // pull is the loop of one consumer: it pulls as many messages as it has
 // free handler slots, so that no message waits in the process unhandled,
-// and hands each to a handler goroutine. Pulls overlap: the next is sent
+// and hands each pull to a head that reads and handles its messages.
+// Pulls overlap: the next is sent
 // while the messages of the last are handled. It returns once drain stops
 // intake and its last pulls have ended (within fetchWait), the connection
 // is closed, or the consumer is gone.
@@ -44,27 +45,9 @@ func (s *Server) pull(c *consumer) {
 			}
 		} else {
 			open.Add(1)
-			pulls.Go(func() {
-				got := 0
-				for m := range batch.Messages() {
-					got++
-					s.start(c, m)
-				}
-				for ; got < n; got++ {
-					<-c.slots
-				}
-				if err := batch.Error(); err != nil {
-					select {
-					case failed <- err:
-					default:
-					}
-				}
-				open.Add(-1)
-				select {
-				case ended <- struct{}{}:
-				default:
-				}
-			})
+			pulls.Add(1)
+			s.workers.Add(1)
+			go s.head(c, &feed{batch: batch, n: n, open: &open, ended: ended, failed: failed, pulls: &pulls})
 			select {
 			case err = <-failed:
 			default:
@@ -144,48 +127,82 @@ take:
 	}
 }
 
-// start hands one pulled message, which holds a slot of c, to an idle
-// worker of c, or to a new worker if none is idle. Messages of a pull
-// still in flight when intake stops are handled too: they are the
-// process's already.
-func (s *Server) start(c *consumer, m natsjs.Msg) {
-	p := pulled{m: m, at: time.Now()}
-	select {
-	case c.work <- p:
-	default:
-		w := &worker{}
-		w.outcome = func(err error) string { return s.outcome(&w.in, w.meta, transport.ErrorOf(err)) }
-		w.take(p)
-		c.enlist(w) // before it runs: the sweep sees m from now on
-		s.workers.Add(1)
-		go s.work(c, w, m)
-	}
+// inlineFor is how long a head runs a handler before another goroutine
+// takes over its pull: a handler that returns within it costs no hand-off
+// to another goroutine; one that runs longer holds up the messages behind
+// it by no more than that.
+const inlineFor = 100 * time.Microsecond
+
+// feed is one pull of c: its messages, each holding a slot of c, and what
+// the pull loop learns when it ends.
+type feed struct {
+	batch  natsjs.MessageBatch
+	n      int          // messages asked for: slots held
+	got    atomic.Int32 // messages read
+	open   *atomic.Int32
+	ended  chan<- struct{}
+	failed chan<- error
+	pulls  *sync.WaitGroup
 }
 
-// pulled is a message handed to a worker, and when it was pulled. A nil
-// message retires the worker.
+// head reads the messages of f and handles each itself, on the goroutine
+// that reads them, as long as its handler returns within inlineFor; once
+// one runs longer, a new head takes over the pull and this one ends with
+// its handler. So there is one reader per pull, every handler has a
+// goroutine of its own while it runs long, and a quick one costs no
+// hand-off. The head that sees the pull end releases the slots of the
+// messages that did not come and tells the pull loop.
+func (s *Server) head(c *consumer, f *feed) {
+	defer s.workers.Done()
+	w := &worker{}
+	w.outcome = func(err error) string { return s.outcome(&w.in, w.meta, transport.ErrorOf(err)) }
+	enlisted := false
+	defer func() {
+		if enlisted {
+			c.discharge(w)
+		}
+	}()
+	takeover := time.AfterFunc(time.Hour, func() {
+		s.workers.Add(1) // while this head still runs: the group is not at zero
+		go s.head(c, f)
+	})
+	takeover.Stop()
+	for m := range f.batch.Messages() {
+		f.got.Add(1)
+		// Held since it was pulled: at most inlineFor (and the time to
+		// schedule a head) before it was read.
+		w.take(pulled{m: m, at: time.Now().Add(-inlineFor)})
+		if !enlisted {
+			c.enlist(w) // before it runs: the sweep sees m from now on
+			enlisted = true
+		}
+		takeover.Reset(inlineFor)
+		s.handle(c, m, w)
+		if !takeover.Stop() {
+			return // another head reads the pull now
+		}
+	}
+	for range f.n - int(f.got.Load()) {
+		<-c.slots
+	}
+	if err := f.batch.Error(); err != nil {
+		select {
+		case f.failed <- err:
+		default:
+		}
+	}
+	f.open.Add(-1)
+	select {
+	case f.ended <- struct{}{}:
+	default:
+	}
+	f.pulls.Done()
+}
+
+// pulled is a message a worker holds, and when it was pulled.
 type pulled struct {
 	m  natsjs.Msg
 	at time.Time
-}
-
-// work is the loop of worker w of c: it handles m, then each message
-// start hands it, until it receives nil (the sweep retires it, or release
-// ends it). A worker is reused so that a message costs neither a
-// goroutine nor the growth of a fresh stack; there are at most as many as
-// c has slots.
-func (s *Server) work(c *consumer, w *worker, m natsjs.Msg) {
-	defer s.workers.Done()
-	defer c.discharge(w)
-	for {
-		s.handle(c, m, w)
-		p := <-c.work
-		if p.m == nil {
-			return
-		}
-		w.take(p)
-		m = p.m
-	}
 }
 
 // handBack returns a message to JetStream unhandled, for redelivery once
@@ -204,7 +221,7 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
 		return
 	}
 	defer s.Gate().Leave()
-	meta, err := m.Metadata()
+	meta, err := w.metadata(m)
 	if err != nil {
 		meta = &natsjs.MsgMetadata{NumDelivered: 1}
 	}
@@ -362,26 +379,76 @@ func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Err
 	s.log.Warn("jetstream: message failed; sent to the dead-letter subject", append(attrs, "dead_letter", s.o.deadLetter)...)
 }
 
-// worker is the state of one worker: what its handler's Outcome reads,
+// worker is the state of one head: what its handler's Outcome reads,
 // and, for the sweep, the message it holds and since when it holds it
 // unextended.
 type worker struct {
 	// Read by the worker's handler only.
 	in      incoming               // the message being handled, for outcome
-	meta    *natsjs.MsgMetadata    // its metadata
+	meta    *natsjs.MsgMetadata    // its metadata: md, or nats.go's
+	md      natsjs.MsgMetadata     // the metadata of its message, reused
 	outcome func(err error) string // RequestInfo.Outcome of its messages
 
 	mu    sync.Mutex
 	m     natsjs.Msg // nil while idle
 	since time.Time  // when m was pulled, or last extended
-	idle  int        // sweeps in a row that found it idle
+}
+
+// metadata returns the metadata of m, read from its reply subject into
+// w's own, so that a message's metadata costs no allocation; what
+// parseAck does not read, nats.go's Metadata does.
+func (w *worker) metadata(m natsjs.Msg) (*natsjs.MsgMetadata, error) {
+	if parseAck(m.Reply(), &w.md) {
+		return &w.md, nil
+	}
+	return m.Metadata()
+}
+
+// parseAck reads JetStream's acknowledgement subject into md, as nats.go's
+// Metadata does: "$JS.ACK.<stream>.<consumer>.<delivered>.<stream
+// seq>.<consumer seq>.<time>.<pending>", or, from newer servers, with
+// "<domain>.<account hash>." after "$JS.ACK." and any tokens after the
+// pending count. It reports false for any other subject.
+func parseAck(reply string, md *natsjs.MsgMetadata) bool {
+	rest, ok := strings.CutPrefix(reply, "$JS.ACK.")
+	if !ok {
+		return false
+	}
+	var tok [11]string
+	n := 0
+	for n < len(tok) && rest != "" {
+		tok[n], rest, _ = strings.Cut(rest, ".")
+		n++
+	}
+	domain, t := "", tok[:7]
+	switch {
+	case n == 7:
+	case n >= 9:
+		if domain, t = tok[0], tok[2:9]; domain == "_" {
+			domain = ""
+		}
+	default:
+		return false
+	}
+	var nums [5]uint64
+	for i, s := range t[2:] {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return false
+		}
+		nums[i] = v
+	}
+	md.Domain, md.Stream, md.Consumer = domain, t[0], t[1]
+	md.NumDelivered, md.Sequence.Stream, md.Sequence.Consumer = nums[0], nums[1], nums[2]
+	md.Timestamp, md.NumPending = time.Unix(0, int64(nums[3])), nums[4]
+	return true
 }
 
 // take makes w hold p's message, from now on extended by the sweep as
 // held since it was pulled.
 func (w *worker) take(p pulled) {
 	w.mu.Lock()
-	w.m, w.since, w.idle = p.m, p.at, 0
+	w.m, w.since = p.m, p.at
 	w.mu.Unlock()
 }
 
@@ -412,10 +479,8 @@ const sweepEvery = 10
 
 // sweep runs until release. Every AckWait/sweepEvery it extends, with
 // InProgress, each message that a worker has held unextended for two
-// fifths of AckWait, running or not, so that no message held by the process is
-// redelivered meanwhile; and it retires the workers that it found idle
-// twice in a row, so that a burst's workers do not stay for good. One
-// timer serves every message.
+// fifths of AckWait, running or not, so that no message held by the
+// process is redelivered meanwhile. One timer serves every message.
 func (s *Server) sweep() {
 	defer s.sweeping.Done()
 	t := time.NewTicker(max(s.o.ackWait/sweepEvery, time.Millisecond))
@@ -429,15 +494,9 @@ func (s *Server) sweep() {
 		now := time.Now()
 		for _, c := range s.consumers {
 			c.mu.Lock()
-			retire := 0
 			for w := range c.workers {
 				w.mu.Lock()
-				switch {
-				case w.m == nil:
-					if w.idle++; w.idle >= 2 {
-						retire++
-					}
-				case now.Sub(w.since) >= s.o.ackWait*2/5:
+				if w.m != nil && now.Sub(w.since) >= s.o.ackWait*2/5 {
 					if err := w.m.InProgress(); err != nil {
 						s.log.Debug("jetstream: in-progress not sent", "subject", w.m.Subject(), "err", err)
 					}
@@ -446,14 +505,6 @@ func (s *Server) sweep() {
 				w.mu.Unlock()
 			}
 			c.mu.Unlock()
-		retiring:
-			for ; retire > 0; retire-- {
-				select {
-				case c.work <- pulled{}: // to whichever worker is idle
-				default:
-					break retiring
-				}
-			}
 		}
 	}
 }

@@ -219,7 +219,9 @@ func WithConsumerConfig(f func(*natsjs.ConsumerConfig)) ServerOption {
 // WithConcurrency bounds how many handlers a Server runs at once for each
 // stream it consumes (each namespace, unless one stream holds several); it
 // pulls no more messages than it has free handlers, so a message never
-// waits in the process unhandled. The default is DefaultConcurrency;
+// waits in the process for a free one (it waits for at most 100 µs behind
+// a handler of its pull that runs on the goroutine reading the pull, before
+// another goroutine takes the pull over). The default is DefaultConcurrency;
 // values below 1 mean 1.
 func WithConcurrency(n int) ServerOption {
 	return serverOnly(func(o *serverOptions) { o.concurrency = max(n, 1) })

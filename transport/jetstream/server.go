@@ -57,7 +57,6 @@ type consumer struct {
 	bases  []string      // their subjects without the service: "[prefix.]ns."
 	slots  chan struct{} // one token per message pulled and not yet settled
 
-	work    chan pulled // a message to an idle worker; nil retires it
 	mu      sync.Mutex
 	workers map[*worker]struct{} // alive, for the sweep
 }
@@ -146,7 +145,7 @@ func (s *Server) setup(ctx context.Context) (err error) {
 		c := byStream[stream]
 		if c == nil {
 			c = &consumer{stream: stream, slots: make(chan struct{}, s.o.concurrency),
-				work: make(chan pulled), workers: map[*worker]struct{}{}}
+				workers: map[*worker]struct{}{}}
 			byStream[stream] = c
 			s.consumers = append(s.consumers, c)
 		}
@@ -301,9 +300,6 @@ func (s *Server) release(ctx context.Context) error {
 	s.loops.Wait() // a pull ends within fetchWait
 	close(s.done)  // no handler is in flight: the sweep has nothing to extend
 	s.sweeping.Wait()
-	for _, c := range s.consumers {
-		close(c.work) // no pull and no sweep sends any more: the idle workers end
-	}
 	s.workers.Wait()
 	s.conn.Stop(ctx, s.log)
 	return nil

@@ -34,8 +34,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestIdleWorkersRetired holds n handlers at once: the server has n
-// workers, one per message; once they are done and idle for two sweeps,
-// they are retired, and a later message gets a new worker.
+// workers, one per message (each handler past inlineFor hands its pull to
+// a new head); once they are done and their pull has ended, they are
+// gone, and a later message gets a new worker.
 func TestIdleWorkersRetired(t *testing.T) {
 	const n = 8
 	ns := natstest.Start(t, natstest.WithJetStream())

@@ -3,8 +3,10 @@ package nats
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	natsgo "github.com/nats-io/nats.go"
 
@@ -21,7 +23,15 @@ type Client struct {
 	nc     *natsgo.Conn // conn.NC
 	o      clientOptions
 	closed atomic.Bool
+
+	// subjects caches the subject of each route called, up to
+	// maxSubjects of them; the map is replaced, never written.
+	subjects atomic.Pointer[map[micro.Route]string]
 }
+
+// maxSubjects bounds a Client's cache of subjects: a Client that calls
+// more routes builds the subjects of the others per call.
+const maxSubjects = 256
 
 var _ micro.Client = (*Client)(nil)
 
@@ -68,14 +78,13 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	ctx, cancel := transport.CallContext(ctx)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
-	if value := transport.FormatDeadline(deadline); m.Header == nil {
+	if m.Header == nil {
 		d := deadlineHeaders.Get().(*deadlineHeader)
 		defer deadlineHeaders.Put(d)
-		d.v[0] = value
-		d.h[natsconn.HeaderDeadline] = d.v[:]
+		d.set(deadline.UnixMilli())
 		m.Header = d.h
 	} else {
-		m.Header[natsconn.HeaderDeadline] = []string{value}
+		m.Header[natsconn.HeaderDeadline] = []string{transport.FormatDeadline(deadline)}
 	}
 
 	resp, err := c.nc.RequestMsgWithContext(ctx, &m)
@@ -96,8 +105,18 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 // headers when it publishes the message and keeps no reference to them, so
 // the map is reused from a pool.
 type deadlineHeader struct {
-	h natsgo.Header
-	v [1]string // h's one value
+	h   natsgo.Header
+	v   [1]string // h's one value
+	buf [20]byte  // the bytes of v[0]
+}
+
+// set makes the header's value ms in decimal, formatted into d's own
+// buffer: nats.go copies the header's bytes into the request when it
+// publishes, before the Call puts d back.
+func (d *deadlineHeader) set(ms int64) {
+	b := strconv.AppendInt(d.buf[:0], ms, 10)
+	d.v[0] = unsafe.String(&b[0], len(b))
+	d.h[natsconn.HeaderDeadline] = d.v[:]
 }
 
 var deadlineHeaders = sync.Pool{New: func() any { return &deadlineHeader{h: make(natsgo.Header, 1)} }}
@@ -140,9 +159,39 @@ func (c *Client) message(ctx context.Context, namespace, service string, data []
 	if err != nil {
 		return m, nil, err
 	}
-	m = natsgo.Msg{Subject: natsconn.Subject(c.o.prefix, namespace, service), Data: data}
+	m = natsgo.Msg{Subject: c.subject(namespace, service), Data: data}
 	writeHeader(&m, header)
 	return m, reply, nil
+}
+
+// subject returns the subject of a route, from the cache if it is there,
+// else built and, while the cache holds fewer than maxSubjects, added to
+// it.
+func (c *Client) subject(namespace, service string) string {
+	r := micro.Route{Namespace: namespace, Service: service}
+	cached := c.subjects.Load()
+	if cached != nil {
+		if s, ok := (*cached)[r]; ok {
+			return s
+		}
+	}
+	s := natsconn.Subject(c.o.prefix, namespace, service)
+	if cached == nil || len(*cached) < maxSubjects {
+		next := make(map[micro.Route]string, 1+len(ptrOr(cached)))
+		for k, v := range ptrOr(cached) {
+			next[k] = v
+		}
+		next[r] = s
+		c.subjects.CompareAndSwap(cached, &next) // a lost race only misses the cache once
+	}
+	return s
+}
+
+func ptrOr(m *map[micro.Route]string) map[micro.Route]string {
+	if m == nil {
+		return nil
+	}
+	return *m
 }
 
 // callError types a failed request or publish.

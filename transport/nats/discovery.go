@@ -68,9 +68,9 @@ func newDiscovery(name, version, prefix, queueGroup string, routes []micro.Route
 	return d
 }
 
-// record counts one handled request of route, if it is one Start saw.
-func (d *discovery) record(r micro.Route, took time.Duration, err *micro.Error) {
-	e := d.byRoute[r]
+// record counts one handled request of endpoint e, if e is not nil (a
+// route Start saw).
+func (d *discovery) record(e *endpoint, took time.Duration, err *micro.Error) {
 	if e == nil {
 		return
 	}

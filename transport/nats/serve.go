@@ -15,15 +15,24 @@ import (
 
 // subscribeNamespace serves every service of ns from one queue subscription
 // on "[prefix.]ns.*"; the Mux answers NotFound for a service it lacks. It
-// starts the subscription's first reader.
+// starts the subscription's first reader and its spill watcher.
 func (s *Server) subscribeNamespace(ns string) (*intake, error) {
 	base := natsconn.Subject(s.o.prefix, ns, "")
-	in := &intake{s: s, ns: ns, base: base, ch: make(chan *natsgo.Msg, max(s.nc.Opts.SubChanLen, 1))}
+	in := &intake{
+		s: s, ns: ns, base: base,
+		ch:    make(chan *natsgo.Msg, max(s.nc.Opts.SubChanLen, 1)),
+		spill: make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+	}
+	in.timer = time.AfterFunc(time.Hour, in.check)
+	in.timer.Stop()
 	var err error
 	if in.sub, err = s.nc.ChanQueueSubscribe(base+"*", s.o.queueGroup, in.ch); err != nil {
 		return nil, micro.Errorf(micro.Unavailable, "nats: subscribe %s*: %w", base, err)
 	}
 	in.spawn()
+	s.readers.Add(1)
+	go in.watch()
 	return in, nil
 }
 
@@ -31,28 +40,51 @@ func (s *Server) subscribeNamespace(ns string) (*intake, error) {
 // before it exits.
 const readerIdle = time.Second
 
+// spillAfter is how long every reader of a subscription may be running a
+// handler, none of them taking a message meanwhile, before another reader
+// starts to take the next message.
+const spillAfter = 200 * time.Microsecond
+
 // intake reads one namespace's subscription with a pool of reader
 // goroutines. nats.go's read loop puts each message on the subscription's
-// channel, and the reader that takes it runs its handler itself, so that a
-// message costs one goroutine wake-up, as in a plain subscription callback,
-// and no goroutine start. One reader is always waiting for a message: the
-// one that takes the last waiting place starts another before it runs its
-// handler. So a slow handler never holds up the next message, and a
-// message that arrives at the concurrency bound is refused at once by the
-// waiting reader instead of queueing. There are at most as many readers as
-// the bound plus the waiting one (and those refusing a message); those
-// beyond the first exit after readerIdle without a message, all of them
-// once the channel is closed.
+// channel, and the reader that takes it runs its handler itself. A reader
+// that is done with a handler takes the next message waiting in the
+// channel without parking, so that under load one reader runs message
+// after message, as nats.go's delivery goroutine does for a callback, and
+// a message costs no goroutine wake-up or start.
+//
+// So that a slow handler never holds up the next message, a watchdog
+// timer runs while no reader is waiting: if every reader is still busy
+// spillAfter after the last one took a message, and none took another
+// meanwhile, the spill watcher starts another reader, which takes the next
+// message (and, at the concurrency bound, refuses it at once). A message
+// behind running handlers so waits at most about two spillAfter, and the
+// pool grows to as many readers as the handlers' durations need. There
+// are at most as many readers as the bound plus one (and those refusing a
+// message). A reader whose handler was quick exits as soon as it finds the
+// channel empty while another reader waits, so that one reader, not
+// several, parks for the next message; one whose handler took spillAfter
+// or longer stays for readerIdle. All of them exit once the channel is
+// closed.
 type intake struct {
 	s        *Server
 	sub      *natsgo.Subscription
 	ch       chan *natsgo.Msg // the subscription's; closed by end
 	ns, base string
-	waiting  atomic.Int32 // readers waiting for a message
+	waiting  atomic.Int32  // readers waiting for a message
+	taken    atomic.Uint64 // messages taken by readers, ever
+	seen     atomic.Uint64 // taken when the watchdog last looked
+	armed    atomic.Bool   // the watchdog timer runs
+	timer    *time.Timer   // the watchdog: runs check
+	spill    chan struct{} // check asks watch for another reader
+	stop     chan struct{} // closed with ch: watch exits
 	ended    sync.Once
+	last     atomic.Pointer[endpoint] // see endpoint
 }
 
-// spawn starts a reader, counted as waiting.
+// spawn starts a reader, counted as waiting. It is called by a reader or
+// the watcher, which are counted in the Server's readers, so that the
+// count is never zero here while Stop waits for it.
 func (in *intake) spawn() {
 	in.s.readers.Add(1)
 	in.waiting.Add(1)
@@ -62,12 +94,18 @@ func (in *intake) spawn() {
 func (in *intake) read() {
 	defer in.s.readers.Done()
 	var idle *time.Timer
+	slow := false // the last handler took spillAfter or longer
 	for {
 		var m *natsgo.Msg
 		var open bool
 		select {
 		case m, open = <-in.ch:
 		default:
+			// A reader whose handler was quick leaves waiting to the
+			// others: a parked reader costs a wake-up per message.
+			if !slow && in.retire() {
+				return
+			}
 			if idle == nil {
 				idle = time.NewTimer(readerIdle)
 				defer idle.Stop()
@@ -87,11 +125,67 @@ func (in *intake) read() {
 		if !open {
 			return
 		}
+		in.taken.Add(1)
 		if in.waiting.Add(-1) == 0 {
-			in.spawn()
+			in.arm()
 		}
-		in.s.receive(in.ns, m.Subject[len(in.base):], m)
+		slow = in.s.receive(in, m.Subject[len(in.base):], m) >= spillAfter
 		in.waiting.Add(1)
+	}
+}
+
+// arm starts the watchdog, unless it runs.
+func (in *intake) arm() {
+	if in.armed.CompareAndSwap(false, true) {
+		in.seen.Store(in.taken.Load())
+		in.timer.Reset(spillAfter)
+	}
+}
+
+// check is the watchdog: while no reader waits, it looks every spillAfter
+// whether a reader took a message since it last looked; if none did, every
+// reader has been running its handler for at least spillAfter, and it asks
+// the watcher for another reader.
+func (in *intake) check() {
+	select {
+	case <-in.stop: // the channel is closed: no message left to hold up
+		return
+	default:
+	}
+	if in.waiting.Load() == 0 {
+		if now := in.taken.Load(); now != in.seen.Load() {
+			in.seen.Store(now)
+			in.timer.Reset(spillAfter)
+			return
+		}
+		select {
+		case in.spill <- struct{}{}:
+		default:
+		}
+		return // watch disarms once the new reader waits
+	}
+	in.armed.Store(false)
+	// A reader may have taken the last waiting place since the load above
+	// and found the watchdog still armed.
+	if in.waiting.Load() == 0 {
+		in.arm()
+	}
+}
+
+// watch starts a reader each time the watchdog asks, until the channel is
+// closed.
+func (in *intake) watch() {
+	defer in.s.readers.Done()
+	for {
+		select {
+		case <-in.spill:
+		case <-in.stop:
+			return
+		}
+		// Disarm first: the new reader, or one that is done with its
+		// handler, takes the last waiting place later and arms again.
+		in.armed.Store(false)
+		in.spawn()
 	}
 }
 
@@ -111,35 +205,65 @@ func (in *intake) retire() bool {
 
 // end closes the channel if nats.go no longer sends on it (the
 // subscription is closed, or the connection is), so that the readers exit
-// once they have taken what it holds. Idle readers call it too, for a
-// subscription that outlived Unsubscribe (a WithConn connection that its
-// owner is draining) and closes later.
+// once they have taken what it holds, and stops the watchdog and the
+// watcher. Idle readers call it too, for a subscription that outlived
+// Unsubscribe (a WithConn connection that its owner is draining) and
+// closes later.
 func (in *intake) end() {
 	if !in.sub.IsValid() {
-		in.ended.Do(func() { close(in.ch) })
+		in.ended.Do(func() {
+			close(in.ch)
+			close(in.stop)
+			in.timer.Stop()
+		})
 	}
 }
 
-// receive runs the handler of m if the Gate admits it, and otherwise
-// refuses m at once.
-func (s *Server) receive(ns, service string, m *natsgo.Msg) {
+// receive runs the handler of m, a message of in's namespace, if the Gate
+// admits it, and otherwise refuses m at once. It returns how long the
+// handler took, 0 if refused.
+func (s *Server) receive(in *intake, service string, m *natsgo.Msg) time.Duration {
 	if e := s.Gate().Enter(); e != nil {
-		s.refuse(ns, service, m, e)
-		return
+		s.refuse(in.ns, service, m, e)
+		return 0
 	}
-	s.handle(ns, service, m)
+	return s.handle(in, service, m)
 }
 
-// handle runs the handler of one admitted message and publishes its reply.
-func (s *Server) handle(ns, service string, m *natsgo.Msg) {
+// handle runs the handler of one admitted message, publishes its reply and
+// returns how long the handler took.
+func (s *Server) handle(in *intake, service string, m *natsgo.Msg) time.Duration {
 	defer s.Gate().Leave()
-	start := time.Now()
-	req := readRequest(ns, service, m) // kept on the stack: Serve does not keep it
+	start := monotonic()
+	req := readRequest(in.ns, service, m) // kept on the stack: Serve does not keep it
 	r := s.d.Serve(s.Base(), &req)
-	s.disc.record(micro.Route{Namespace: ns, Service: service}, time.Since(start), r.Err)
+	took := monotonic() - start
+	s.disc.record(in.endpoint(service), took, r.Err)
 	if m.Reply != "" {
-		s.reply(ns, service, m.Reply, r)
+		s.reply(in.ns, service, m.Reply, r)
 	}
+	return took
+}
+
+// clockBase is when the package was initialised; see monotonic.
+var clockBase = time.Now()
+
+// monotonic returns the time since clockBase, reading only the monotonic
+// clock, where time.Now reads the wall clock too.
+func monotonic() time.Duration { return time.Since(clockBase) }
+
+// endpoint returns the STATS endpoint of service in in's namespace, nil if
+// Start did not see the route. It keeps the last one found, so that a
+// namespace called on one service at a time costs no map lookup.
+func (in *intake) endpoint(service string) *endpoint {
+	if e := in.last.Load(); e != nil && e.info.Name == service {
+		return e
+	}
+	e := in.s.disc.byRoute[micro.Route{Namespace: in.ns, Service: service}]
+	if e != nil {
+		in.last.Store(e)
+	}
+	return e
 }
 
 // reply publishes r to the requester. A reply the NATS server's

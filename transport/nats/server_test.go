@@ -41,6 +41,34 @@ func TestSlowHandlerDoesNotStallOthers(t *testing.T) {
 	}
 }
 
+// TestBlockedHandlersRunTogether checks that handlers that block all run
+// at once, each on its own reader: a subscription's readers spill to a new
+// one whenever every reader is inside a handler, up to the bound.
+func TestBlockedHandlersRunTogether(t *testing.T) {
+	ns := natstest.Start(t)
+	const n = 40
+	entered, release := make(chan struct{}, n), make(chan struct{})
+	_, c := serve(t, ns, echoMux(entered, release))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(release)
+	for range n {
+		wg.Go(func() {
+			if got, err := c.Call(testCtx(t), "test", "block", nil); err != nil || string(got) != "done" {
+				t.Errorf("blocked call = %q, %v", got, err)
+			}
+		})
+	}
+	timeout := time.After(microtest.Timeout)
+	for i := range n {
+		select {
+		case <-entered:
+		case <-timeout:
+			t.Fatalf("%d of %d blocking handlers running at once after %v", i, n, microtest.Timeout)
+		}
+	}
+}
+
 func TestConcurrencyBoundRefusesAtOnce(t *testing.T) {
 	ns := natstest.Start(t)
 	const bound = 3
