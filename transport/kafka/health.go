@@ -14,31 +14,34 @@ import (
 // health sorts the errors the consumer reports into states that do not
 // recover, which end Start, and those the client retries, which are
 // logged as a warning naming the state, at most once each warnEvery per
-// state. Used by the poll loop's goroutine only, but for the log.
+// state. Used by the poll loop's goroutine only, but for the log and the
+// topic watch.
 type health struct {
-	log    *slog.Logger
-	exists func(ctx context.Context, topic string) (bool, error) // asks the cluster
-	stopC  chan struct{}                                         // closed by stop: no more checks
-	mu     sync.Mutex
-	warned map[string]time.Time   // state -> when last logged
-	gone   map[string]*time.Timer // topic reported missing -> its check, topicGoneAfter later
-	fatal  error                  // a state that does not recover, found by a check
-	cancel func()                 // ends the poll loop's poll, to see fatal
-	once   sync.Once
+	log     *slog.Logger
+	missing func(ctx context.Context) ([]string, error) // the consumed topics the cluster does not have
+	stopC   chan struct{}                               // closed by stop: no more checks
+	watched chan struct{}                               // closed when the topic watch returned
+	mu      sync.Mutex
+	warned  map[string]time.Time // state -> when last logged
+	fatal   error                // a state that does not recover, found by a check
+	cancel  func()               // ends the poll loop's poll, to see fatal
+	once    sync.Once
 }
 
 // warnEvery bounds how often a recoverable state is logged.
 const warnEvery = 5 * time.Second
 
-// topicGoneAfter is how long after a consumed topic is first reported
-// missing the cluster is asked whether it exists; if it does not, its
-// deletion is taken as final: metadata can lag a topic's creation, or a
-// broker's restart, for a moment.
+// topicGoneAfter is how often the topic watch asks the cluster which
+// consumed topics it lacks: a topic missing at two checks in a row, so
+// for at least topicGoneAfter, is taken as deleted for good (metadata can
+// lag a broker's restart for a moment). The watch does not wait for the
+// client to report the topic missing: franz-go's group consumer may drop
+// a deleted topic's partitions in a rebalance and report nothing.
 const topicGoneAfter = 5 * time.Second
 
-func newHealth(log *slog.Logger, exists func(context.Context, string) (bool, error)) *health {
-	return &health{log: log, exists: exists, stopC: make(chan struct{}),
-		warned: map[string]time.Time{}, gone: map[string]*time.Timer{}}
+func newHealth(log *slog.Logger, missing func(context.Context) ([]string, error)) *health {
+	return &health{log: log, missing: missing, stopC: make(chan struct{}), watched: make(chan struct{}),
+		warned: map[string]time.Time{}}
 }
 
 // fatalStates are the consumer states the client does not recover from:
@@ -100,13 +103,6 @@ func (h *health) fetchError(topic string, partition int32, err error) error {
 			return fmt.Errorf("consumer %s: %w", st, err)
 		}
 	}
-	if st == "topic missing" && topic != "" {
-		h.mu.Lock()
-		if _, ok := h.gone[topic]; !ok && h.cancel != nil {
-			h.gone[topic] = time.AfterFunc(topicGoneAfter, func() { h.checkTopic(topic, err) })
-		}
-		h.mu.Unlock()
-	}
 	h.mu.Lock()
 	last, logged := h.warned[st]
 	now := time.Now()
@@ -120,9 +116,47 @@ func (h *health) fetchError(topic string, partition int32, err error) error {
 	return nil
 }
 
-// checkTopic asks the cluster whether topic, reported missing with err,
-// exists; if it does not, the poll loop ends with an error naming it.
-func (h *health) checkTopic(topic string, err error) {
+// watchTopics asks the cluster every topicGoneAfter which consumed topics
+// it lacks, until stop; a topic missing at two answered checks in a row
+// ends the poll loop with an error naming it. A check that fails (no
+// broker answered) tells nothing either way: the next answered one
+// decides.
+func (h *health) watchTopics() {
+	defer close(h.watched)
+	tick := time.NewTicker(topicGoneAfter)
+	defer tick.Stop()
+	var suspect map[string]bool // missing at the last check
+	for {
+		select {
+		case <-h.stopC:
+			return
+		case <-tick.C:
+		}
+		missing, ok := h.check()
+		if !ok {
+			continue
+		}
+		now := make(map[string]bool, len(missing))
+		for _, topic := range missing {
+			now[topic] = true
+			if !suspect[topic] {
+				continue
+			}
+			h.mu.Lock()
+			if h.fatal == nil {
+				h.fatal = fmt.Errorf("consumer topic missing: topic %q deleted: %w", topic, kerr.UnknownTopicOrPartition)
+				h.cancel()
+			}
+			h.mu.Unlock()
+			return
+		}
+		suspect = now
+	}
+}
+
+// check asks the cluster which consumed topics it lacks, within
+// topicGoneAfter or until stop; ok is false if it could not tell.
+func (h *health) check() (missing []string, ok bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), topicGoneAfter)
 	defer cancel()
 	go func() {
@@ -132,15 +166,12 @@ func (h *health) checkTopic(topic string, err error) {
 		case <-ctx.Done():
 		}
 	}()
-	ok, cerr := h.exists(ctx, topic)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.gone, topic) // a later report checks again
-	if cerr != nil || ok || h.fatal != nil {
-		return // unknown, or there: the client retries
+	missing, err := h.missing(ctx)
+	if err != nil {
+		h.log.Debug("kafka: topic check failed", "err", err)
+		return nil, false
 	}
-	h.fatal = fmt.Errorf("consumer topic missing: topic %q deleted: %w", topic, err)
-	h.cancel()
+	return missing, true
 }
 
 // failure returns the state that does not recover found by a check, or
@@ -151,20 +182,22 @@ func (h *health) failure() error {
 	return h.fatal
 }
 
-// watch lets checks end the poll loop's poll with cancel.
+// watch lets checks end the poll loop's poll with cancel, and starts the
+// topic watch; stop ends it.
 func (h *health) watch(cancel func()) {
 	h.mu.Lock()
 	h.cancel = cancel
 	h.mu.Unlock()
+	go h.watchTopics()
 }
 
-// stop ends the checks.
+// stop ends the checks, and waits for the topic watch if watch started it.
 func (h *health) stop() {
 	h.once.Do(func() { close(h.stopC) })
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	for topic, t := range h.gone {
-		t.Stop()
-		delete(h.gone, topic)
+	started := h.cancel != nil
+	h.mu.Unlock()
+	if started {
+		<-h.watched
 	}
 }

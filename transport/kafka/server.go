@@ -103,9 +103,18 @@ func (s *Server) setup(ctx context.Context) error {
 	s.rebalance = make(chan struct{}, 1)
 	// Before the client: it may join the group, and call back, at once.
 	s.commits = newCommitter(s.log, s.o.pollRecords)
-	s.health = newHealth(s.log, func(ctx context.Context, topic string) (bool, error) {
-		found, err := partitionsOf(ctx, s.cl, topic)
-		return len(found[topic]) > 0, err
+	s.health = newHealth(s.log, func(ctx context.Context) ([]string, error) {
+		found, err := partitionsOf(ctx, s.cl, topics...)
+		if err != nil {
+			return nil, err
+		}
+		var missing []string
+		for _, t := range topics {
+			if len(found[t]) == 0 {
+				missing = append(missing, t)
+			}
+		}
+		return missing, nil
 	})
 
 	cl, err := kgo.NewClient(s.o.kgoOptions(
