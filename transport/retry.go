@@ -65,3 +65,24 @@ func (p RetryPolicy) Delay(done int) time.Duration {
 	}
 	return min(d, MaxBackoff)
 }
+
+// Outcome names, for [micro.RequestInfo.Outcome], what a transport that
+// settles messages by their handler's result does with one whose handler
+// failed with e (nil for success): "ack" on success; "retry" if retry
+// reports that it is tried again, which Outcome asks only for a failure;
+// else "reply" for a request, whose caller gets the error; else
+// "dead_letter" if the transport has a dead-letter destination, and
+// "drop" if it has none.
+func Outcome(e *micro.Error, retry func() bool, request, deadLetter bool) string {
+	switch {
+	case e == nil:
+		return "ack"
+	case retry():
+		return "retry"
+	case request:
+		return "reply"
+	case deadLetter:
+		return "dead_letter"
+	}
+	return "drop"
+}

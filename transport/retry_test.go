@@ -109,3 +109,29 @@ func ExampleRetryPolicy() {
 	// retry 3 after 400ms
 	// retry Internal: false
 }
+
+// TestOutcome checks each answer of Outcome, and that it asks retry only
+// for a failure.
+func TestOutcome(t *testing.T) {
+	failed := micro.NewError(micro.Unavailable, "down")
+	for _, c := range []struct {
+		e                    *micro.Error
+		retry, req, deadLett bool
+		want                 string
+	}{
+		{nil, true, true, true, "ack"},
+		{failed, true, true, true, "retry"},
+		{failed, false, true, true, "reply"},
+		{failed, false, false, true, "dead_letter"},
+		{failed, false, false, false, "drop"},
+	} {
+		asked := false
+		retry := func() bool { asked = true; return c.retry }
+		if got := transport.Outcome(c.e, retry, c.req, c.deadLett); got != c.want {
+			t.Errorf("Outcome(%v, retry %v, request %v, dead letter %v) = %q, want %q", c.e, c.retry, c.req, c.deadLett, got, c.want)
+		}
+		if asked != (c.e != nil) {
+			t.Errorf("Outcome(%v): retry asked %v, want %v", c.e, asked, c.e != nil)
+		}
+	}
+}

@@ -308,17 +308,7 @@ func (s *Server) retryable(in *incoming, e *micro.Error, meta *natsjs.MsgMetadat
 // with e (nil for none), unless Stop gives up on it; see
 // [micro.RequestInfo.Outcome].
 func (s *Server) outcome(in *incoming, meta *natsjs.MsgMetadata, e *micro.Error) string {
-	switch {
-	case e == nil:
-		return "ack"
-	case s.retryable(in, e, meta):
-		return "retry"
-	case in.replyTo != "":
-		return "reply"
-	case s.o.deadLetter != "":
-		return "dead_letter"
-	}
-	return "drop"
+	return transport.Outcome(e, func() bool { return s.retryable(in, e, meta) }, in.replyTo != "", s.o.deadLetter != "")
 }
 
 // settled logs an acknowledgement that could not be sent.

@@ -24,12 +24,14 @@ func (s *Server) workerCount() int {
 // waitFor waits, up to a deadline, until cond holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(microtest.Timeout)
+	tick, timeout := time.NewTicker(10*time.Millisecond), time.After(microtest.Timeout)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C: // the sweep that retires workers gives no signal: poll
+		case <-timeout:
 			t.Fatalf("after %v: %s", microtest.Timeout, what)
 		}
-		time.Sleep(10 * time.Millisecond) // polls a condition with a deadline
 	}
 }
 

@@ -98,17 +98,7 @@ func (s *Server) retries(req *transport.Request, attempt int, e *micro.Error) bo
 // outcome tells what handle does with a record whose attempt (from 0)
 // ended with e; see [micro.RequestInfo.Outcome].
 func (s *Server) outcome(in *incoming, attempt int, e *micro.Error) string {
-	switch {
-	case e == nil:
-		return "ack"
-	case s.retries(&in.req, attempt, e):
-		return "retry"
-	case in.replyTo != "":
-		return "reply"
-	case s.o.deadLetter != "":
-		return "dead_letter"
-	}
-	return "drop"
+	return transport.Outcome(e, func() bool { return s.retries(&in.req, attempt, e) }, in.replyTo != "", s.o.deadLetter != "")
 }
 
 // reply produces the reply to a request and waits for the broker's
