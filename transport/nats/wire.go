@@ -44,6 +44,9 @@ func readHeader(h natsgo.Header) (user micro.Header, deadline []string) {
 	case 0:
 		return nil, nil
 	case 1:
+		if v, ok := h[natsconn.HeaderDeadline]; ok { // a micro Call's: no map iterator
+			return nil, v
+		}
 		for k, v := range h {
 			deadline = readKey(&r, k, v, deadline)
 		}
