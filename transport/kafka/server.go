@@ -102,7 +102,7 @@ func (s *Server) setup(ctx context.Context) error {
 	s.pollDone = make(chan struct{})
 	s.rebalance = make(chan struct{}, 1)
 	// Before the client: it may join the group, and call back, at once.
-	s.commits = newCommitter(s.log, s.o.pollRecords)
+	s.commits = newCommitter(s.log, s.o.pollRecords, s.parts.owned)
 	s.health = newHealth(s.log, func(ctx context.Context) ([]string, error) {
 		found, err := partitionsOf(ctx, s.cl, topics...)
 		if err != nil {
@@ -150,7 +150,7 @@ func (s *Server) setup(ctx context.Context) error {
 		cl.Close()
 		return err
 	}
-	go s.commits.run()
+	s.commits.start()
 	return nil
 }
 
@@ -225,8 +225,8 @@ func (s *Server) abandon() {
 func (s *Server) release(ctx context.Context) error {
 	s.parts.quitAll()
 	s.parts.wg.Wait() // prompt: no record is in flight, and every worker was told to quit
-	s.commits.stop()
-	err := s.cl.CommitMarkedOffsets(ctx)
+	s.commits.stop(ctx)
+	err := s.commits.commitMarked(ctx)
 	if err != nil {
 		s.log.Error("kafka: commit at stop", "err", err)
 		err = fmt.Errorf("kafka: commit offsets: %w", err)
