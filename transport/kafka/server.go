@@ -214,10 +214,14 @@ func (s *Server) drain(ctx context.Context) error {
 	}
 }
 
-// abandon is called when Stop gave up on the records in flight.
+// abandon is called when Stop gave up on the records in flight, and when
+// serving ended without Stop (a fatal consumer state), which gives up at
+// once, whether records are in flight or not.
 func (s *Server) abandon() {
-	s.log.Warn("kafka: Stop gave up on records in flight; the group is left once their handlers return",
-		"in_flight", s.Gate().InFlight())
+	if n := s.Gate().InFlight(); n > 0 {
+		s.log.Warn("kafka: Stop gave up on records in flight; the group is left once their handlers return",
+			"in_flight", n)
+	}
 }
 
 // release waits for the workers, commits what was handled, leaves the
