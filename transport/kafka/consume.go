@@ -158,7 +158,7 @@ func (s *Server) poll(ctx context.Context) error {
 			return s.health.failure() // nil: Stop
 		}
 		if fetches.IsClientClosed() {
-			return errors.New("kafka: client closed")
+			return errors.New("client closed") // Start says "kafka: " before it
 		}
 		var fatal error
 		fetches.EachError(func(topic string, partition int32, err error) {
