@@ -86,6 +86,11 @@ func (g *Gate) Close() {
 // left, or ctx's error if ctx ends first.
 func (g *Gate) Wait(ctx context.Context) error {
 	select {
+	case <-g.idle: // first, so that an ended ctx does not hide an idle gate
+		return nil
+	default:
+	}
+	select {
 	case <-g.idle:
 		return nil
 	case <-ctx.Done():

@@ -190,9 +190,11 @@ func (s *Server) Start(ctx context.Context) error {
 		serveErr = errors.New("serving ended without Stop")
 	}
 	close(s.stop)
+	// Nothing waits for in-flight handlers: they are abandoned at once,
+	// and the medium is released with ReleaseTimeout once they return.
 	abandoned, cancel := context.WithCancel(context.Background())
 	cancel()
-	_ = s.teardown(abandoned)
+	_ = s.teardown(abandoned, true)
 	close(s.firstReturn)
 	return fmt.Errorf("%s: %w", s.name, serveErr)
 }
@@ -221,7 +223,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Unlock()
 
 	if first && prev == stateRunning {
-		err := s.teardown(ctx)
+		err := s.teardown(ctx, false)
 		close(s.firstReturn)
 		return err
 	}
@@ -236,8 +238,9 @@ func (s *Server) Stop(ctx context.Context) error {
 }
 
 // teardown drains and releases; it returns ctx's error if ctx ended with
-// handlers in flight, leaving the rest to finish in the background.
-func (s *Server) teardown(ctx context.Context) error {
+// handlers in flight, leaving the rest to finish in the background. When
+// serving was lost, ctx has ended already and Release gets ReleaseTimeout.
+func (s *Server) teardown(ctx context.Context, lost bool) error {
 	var err error
 	if s.hooks.Drain != nil {
 		err = s.hooks.Drain(ctx)
@@ -248,6 +251,11 @@ func (s *Server) teardown(ctx context.Context) error {
 	}
 	if err == nil {
 		defer close(s.stopped)
+		if lost {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.Background(), ReleaseTimeout)
+			defer cancel()
+		}
 		err = s.release(ctx)
 		s.cancelBase()
 		return err

@@ -179,6 +179,42 @@ func TestLostServing(t *testing.T) {
 	}
 }
 
+// TestLostServingReleases checks that serving lost with no handler in
+// flight releases the medium with a live ctx (a final commit, a LeaveGroup)
+// and abandons nothing, every time.
+func TestLostServingReleases(t *testing.T) {
+	for range 50 {
+		lost := make(chan struct{})
+		var releaseErr error
+		abandoned := false
+		s := New("x", 0, Hooks{
+			Setup: noSetup,
+			Serve: func(stop <-chan struct{}) error {
+				select {
+				case <-stop:
+					return nil
+				case <-lost:
+					return errors.New("connection closed")
+				}
+			},
+			Drain:   func(context.Context) error { return nil },
+			Abandon: func() { abandoned = true },
+			Release: func(ctx context.Context) error { releaseErr = ctx.Err(); return nil },
+		})
+		done := start(t, s)
+		close(lost)
+		if err := <-done; err == nil {
+			t.Fatal("Start after losing its medium returned nil")
+		}
+		if err := s.Stop(t.Context()); err != nil {
+			t.Fatalf("Stop after loss = %v", err)
+		}
+		if releaseErr != nil || abandoned {
+			t.Fatalf("release ctx error %v, abandoned %v; want a live ctx and nothing abandoned", releaseErr, abandoned)
+		}
+	}
+}
+
 func TestSetupError(t *testing.T) {
 	s := New("x", 0, Hooks{Setup: func(context.Context) error { return errors.New("address in use") }})
 	if err := s.Start(t.Context()); err == nil || err.Error() != "address in use" {

@@ -207,6 +207,11 @@ func (s *Server) serve(stop <-chan struct{}) error {
 func (s *Server) drain(ctx context.Context) error {
 	s.parts.quitAll()
 	select {
+	case <-s.pollDone: // first: serving lost has ended ctx and the poll alike
+		return nil
+	default:
+	}
+	select {
 	case <-s.pollDone:
 		return nil
 	case <-ctx.Done():
