@@ -125,11 +125,10 @@ func (s *Server) handle(c *consumer, m *natsgo.Msg, w *worker) {
 		return
 	}
 	if err == nil {
-		in.req.Attrs = []slog.Attr{
-			slog.String("messaging.consumer.group.name", meta.Consumer),
-			slog.Uint64("micro.jetstream.stream.sequence", meta.Sequence.Stream),
-			slog.Uint64("micro.delivery.attempt", meta.NumDelivered),
-		}
+		in.req.Attrs = w.attrs()
+		in.req.Attrs[0] = slog.String("messaging.consumer.group.name", meta.Consumer)
+		in.req.Attrs[1] = slog.Uint64("micro.jetstream.stream.sequence", meta.Sequence.Stream)
+		in.req.Attrs[2] = slog.Uint64("micro.delivery.attempt", meta.NumDelivered)
 	}
 	// Outcome reads a copy of the message in the worker, which holds it
 	// until the next message: RequestInfo.Outcome may be called only
@@ -276,6 +275,7 @@ type worker struct {
 	meta    *natsjs.MsgMetadata    // its metadata: md, or a stand-in
 	md      natsjs.MsgMetadata     // the metadata of its message, reused
 	outcome func(err error) string // RequestInfo.Outcome of its messages
+	slab    []slog.Attr            // what is left of the RequestInfo.Attrs allocated last
 
 	listed atomic.Bool // in c.workers: set by enlist, cleared by the sweep, under c.mu
 
@@ -322,8 +322,8 @@ func parseAck(reply string, md *natsjs.MsgMetadata) bool {
 	}
 	var nums [5]uint64
 	for i, s := range t[2:] {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
+		v, ok := atou(s)
+		if !ok {
 			return false
 		}
 		nums[i] = v
@@ -332,6 +332,43 @@ func parseAck(reply string, md *natsjs.MsgMetadata) bool {
 	md.NumDelivered, md.Sequence.Stream, md.Sequence.Consumer = nums[0], nums[1], nums[2]
 	md.Timestamp, md.NumPending = time.Unix(0, int64(nums[3])), nums[4]
 	return true
+}
+
+// atou reads a decimal number as strconv.ParseUint does, without its
+// error value for the numbers of up to 19 digits (which cannot overflow).
+func atou(s string) (uint64, bool) {
+	if len(s) > 19 {
+		v, err := strconv.ParseUint(s, 10, 64)
+		return v, err == nil
+	}
+	if s == "" {
+		return 0, false
+	}
+	var v uint64
+	for i := range len(s) {
+		d := s[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + uint64(d)
+	}
+	return v, true
+}
+
+// attrSlab is how many messages' RequestInfo.Attrs one allocation holds.
+const attrSlab = 32
+
+// attrs returns the three attributes of a message's RequestInfo.Attrs: a
+// slice no other message shares (a handler may keep its ctx, and so the
+// slice), cut from a slab allocated for attrSlab messages at a time.
+func (w *worker) attrs() []slog.Attr {
+	const n = 3
+	if len(w.slab) < n {
+		w.slab = make([]slog.Attr, attrSlab*n)
+	}
+	a := w.slab[:n:n]
+	w.slab = w.slab[n:]
+	return a
 }
 
 // take makes w hold p's message, from now on extended by the sweep as
