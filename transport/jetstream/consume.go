@@ -57,7 +57,7 @@ func (s *Server) head(c *consumer) {
 				}
 			}
 		}
-		if m.Reply == "" {
+		if m.Reply == "" && len(m.Data) == 0 && m.Header.Get(hdrStatus) != "" {
 			s.status(c, m)
 			continue
 		}

@@ -64,14 +64,15 @@ type open struct {
 // subscribe makes c's inbox subscription.
 func (s *Server) subscribe(c *consumer) error {
 	c.inbox = s.nc.NewInbox() + "."
+	// What the inbox holds is bounded by the slots: the messages of the
+	// open pulls, those of pulls forgotten since (as many at most), and a
+	// status message per pull. nats.go drops what a full channel cannot
+	// take (it is redelivered after its AckWait).
 	c.msgs = make(chan *natsgo.Msg, 2*cap(c.slots)+256)
 	sub, err := s.nc.ChanSubscribe(c.inbox+"*", c.msgs)
 	if err != nil {
 		return fmt.Errorf("jetstream: subscribe to the pull inbox: %w", err)
 	}
-	// Its messages are bounded by the slots and the pulls; the default
-	// limits would be met only by a flood of late messages.
-	_ = sub.SetPendingLimits(-1, -1)
 	c.sub = sub
 	prefix := natsjs.DefaultAPIPrefix
 	if o := s.js.Options(); o.APIPrefix != "" {
@@ -351,7 +352,7 @@ func (c *consumer) signal() {
 // heartbeat.
 func (s *Server) status(c *consumer, m *natsgo.Msg) {
 	code := m.Header.Get(hdrStatus)
-	if code == "" || code == statusHeartbeat {
+	if code == statusHeartbeat {
 		return
 	}
 	desc := strings.ToLower(m.Header.Get(hdrDescription))
