@@ -84,14 +84,15 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	ctx, body := newHandlerCtx(req.Body, req.CopyBody)
 	ctx.base, ctx.deadline = base, req.Deadline
 	replyHeader := replyHeaders.Get().(micro.Header)
-	ctx.info = micro.RequestInfo{
-		Namespace: req.Namespace, Service: req.Service, Transport: d.Transport,
-		Header: req.Header, ReplyHeader: replyHeader, OneWay: req.OneWay, Attrs: req.Attrs, Outcome: req.Outcome,
-	}
+	// Field by field: the context is new and zero, and a RequestInfo
+	// literal would be built aside and copied in.
+	info := &ctx.info
+	info.Namespace, info.Service, info.Transport = req.Namespace, req.Service, d.Transport
+	info.Header, info.ReplyHeader, info.OneWay = req.Header, replyHeader, req.OneWay
+	info.Attrs, info.Outcome = req.Attrs, req.Outcome
 	if req.Caller != nil && req.Caller.Done() != nil {
 		ctx.caller = req.Caller
 	}
-	info := &ctx.info
 	resp, err := d.Mux.Serve(ctx, req.Namespace, req.Service, body)
 	ctx.finish()
 

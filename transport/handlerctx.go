@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dancinggopher/micro"
@@ -16,18 +17,27 @@ import (
 // and cancellation, the RequestInfo, and the end of the handler. The
 // standard context that merges them all, with its timer, is built only if
 // the handler asks for Done (or derives a context that needs it), so a
-// handler that never selects on its ctx costs no timer and no goroutine.
+// handler that never selects on its ctx costs no timer and no goroutine,
+// and no lock: the state a request always has is two atomic words, and
+// what the merged context needs is allocated with it.
 type handlerCtx struct {
 	base     context.Context
 	caller   context.Context // nil if the caller cannot cancel
 	deadline time.Time       // zero if none
 	info     micro.RequestInfo
 
+	returned atomic.Bool            // the handler has returned
+	merged   atomic.Pointer[merged] // built on first use, then not changed
+}
+
+// merged is the standard context of a handlerCtx that was asked for Done.
+type merged struct {
+	context.Context
+	cancel context.CancelFunc
+
 	mu       sync.Mutex
-	merged   context.Context
-	cancel   context.CancelFunc
 	stop     func() bool // stops following the caller
-	returned bool        // the handler has returned
+	finished bool        // the handler's ctx was finished: follow no caller
 }
 
 func (c *handlerCtx) Deadline() (time.Time, bool) {
@@ -38,57 +48,61 @@ func (c *handlerCtx) Deadline() (time.Time, bool) {
 	return d, ok
 }
 
-func (c *handlerCtx) Done() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.mergedLocked().Done()
-}
+func (c *handlerCtx) Done() <-chan struct{} { return c.mergedCtx().Done() }
 
 // AfterFunc lets contexts derived from c follow its cancellation without a
 // goroutine each (see context.AfterFunc).
 func (c *handlerCtx) AfterFunc(f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return context.AfterFunc(c.mergedLocked(), f)
+	return context.AfterFunc(c.mergedCtx(), f)
 }
 
-// mergedLocked returns the context that is done when any source of
-// cancellation is, building it on first use; c.mu must be held.
-func (c *handlerCtx) mergedLocked() context.Context {
-	if c.merged != nil {
-		return c.merged
+// mergedCtx returns the context that is done when any source of
+// cancellation is, building it on first use. Of two first uses at once,
+// one's context is kept and the other's cancelled unused. finish and
+// mergedCtx each write their word (returned, merged) before they read the
+// other's, so at least one of them sees both and cancels the context.
+func (c *handlerCtx) mergedCtx() *merged {
+	if m := c.merged.Load(); m != nil {
+		return m
 	}
+	m := new(merged)
 	if c.deadline.IsZero() {
-		c.merged, c.cancel = context.WithCancel(c.base)
+		m.Context, m.cancel = context.WithCancel(c.base)
 	} else {
-		c.merged, c.cancel = context.WithDeadline(c.base, c.deadline)
+		m.Context, m.cancel = context.WithDeadline(c.base, c.deadline)
 	}
-	if c.returned {
-		c.cancel()
+	if !c.merged.CompareAndSwap(nil, m) {
+		m.cancel()
+		return c.merged.Load()
+	}
+	if c.returned.Load() {
+		m.cancel()
 	} else if c.caller != nil {
-		c.stop = context.AfterFunc(c.caller, c.followCaller)
+		m.mu.Lock()
+		if !m.finished {
+			m.stop = context.AfterFunc(c.caller, func() { c.followCaller(m) })
+		}
+		m.mu.Unlock()
 	}
-	return c.merged
+	return m
 }
 
 // followCaller cancels the handler's context when the caller's ends. A
 // caller whose deadline passed is left to the handler's own timer for the
 // same deadline, so that the handler sees DeadlineExceeded, not Canceled.
-func (c *handlerCtx) followCaller() {
+func (c *handlerCtx) followCaller(m *merged) {
 	if d, ok := c.caller.Deadline(); ok && !c.deadline.IsZero() && !c.deadline.After(d) &&
 		errors.Is(c.caller.Err(), context.DeadlineExceeded) {
 		return
 	}
-	c.cancel()
+	m.cancel()
 }
 
 func (c *handlerCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.merged != nil:
-		return c.merged.Err()
-	case c.returned:
+	if m := c.merged.Load(); m != nil {
+		return m.Err()
+	}
+	if c.returned.Load() {
 		return context.Canceled
 	}
 	if err := c.base.Err(); err != nil {
@@ -110,25 +124,23 @@ func (c *handlerCtx) Value(key any) any {
 	if key == ctxkey.Info {
 		return &c.info
 	}
-	c.mu.Lock()
-	merged := c.merged
-	c.mu.Unlock()
-	if merged != nil {
-		return merged.Value(key)
+	if m := c.merged.Load(); m != nil {
+		return m.Value(key)
 	}
 	return c.base.Value(key)
 }
 
 // finish cancels the context once the handler has returned.
 func (c *handlerCtx) finish() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.returned = true
-	if c.merged != nil {
-		if c.stop != nil {
-			c.stop()
+	c.returned.Store(true)
+	if m := c.merged.Load(); m != nil {
+		m.mu.Lock()
+		m.finished = true
+		if m.stop != nil {
+			m.stop()
 		}
-		c.cancel()
+		m.mu.Unlock()
+		m.cancel()
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // committer commits the marked offsets in the background, one commit at a
@@ -15,14 +17,29 @@ import (
 // handle a record only while fewer than window records are handled (or in
 // flight) but not known to be committed, so that a member that dies
 // without Stop leaves at most window records to be handled again.
+//
+// Every commit of the server's goes through the committer, one at a
+// time (commitMu): franz-go's CommitMarkedOffsets reads the marks before
+// it waits for a commit under way, so of two commits run at once the one
+// that read the older marks may reach the broker last and rewind the
+// group's offsets. The one that matters is the commit on revoke: a
+// background commit that read a revoked partition's marks before its
+// worker stopped, sent after the revoke's, would make the partition's
+// next owner start behind what was handled here. So a revoke waits for
+// the background commit under way, and a background commit sends only the
+// partitions that still have a worker (owned): none is sent for a
+// partition after its revoke began.
 type committer struct {
-	cl     *kgo.Client
-	log    *slog.Logger
-	window int64
-	wakeC  chan struct{} // capacity 1: wakes coalesce while a commit runs
-	quit   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	cl       *kgo.Client
+	log      *slog.Logger
+	window   int64
+	owned    func(map[string]map[int32]kgo.EpochOffset) // drops the partitions not consumed here any more
+	wakeC    chan struct{}                              // capacity 1: wakes coalesce while a commit runs
+	quit     chan struct{}                              // closed by stop: no further background commit
+	cancel   context.CancelFunc                         // cancels the background commit under way
+	done     chan struct{}
+	once     sync.Once
+	commitMu sync.Mutex // held by each commit, so that commits read marks and reach the broker in the same order
 
 	mu        sync.Mutex
 	taken     int64         // records reserved by workers, less those released
@@ -37,10 +54,11 @@ type committer struct {
 	warned  time.Time // when a failing commit was last logged as a warning
 }
 
-// newCommitter returns a committer; its cl is set before it runs.
-func newCommitter(log *slog.Logger, window int) *committer {
+// newCommitter returns a committer of the partitions owned keeps; its cl
+// is set before it runs.
+func newCommitter(log *slog.Logger, window int, owned func(map[string]map[int32]kgo.EpochOffset)) *committer {
 	return &committer{
-		log: log, window: int64(window),
+		log: log, window: int64(window), owned: owned,
 		wakeC: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		progress: make(chan struct{}),
 	}
@@ -50,26 +68,25 @@ func newCommitter(log *slog.Logger, window int) *committer {
 // for it.
 const retryCommit = 50 * time.Millisecond
 
-func (c *committer) run() {
+func (c *committer) run(ctx context.Context) {
 	defer close(c.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.quit
-		cancel()
-	}()
 	for {
 		select {
 		case <-c.quit:
 			return
 		case <-c.wakeC:
 		}
+		select { // both may be ready
+		case <-c.quit:
+			return
+		default:
+		}
 		c.mu.Lock()
 		upTo, epoch := c.finished, c.epoch
 		c.mu.Unlock()
 		// Fails while the group rebalances; the marks stay and are
 		// committed by a later commit or on revoke.
-		if err := c.cl.CommitMarkedOffsets(ctx); err != nil {
+		if err := c.commitOwned(ctx); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return
 			}
@@ -96,6 +113,73 @@ func (c *committer) run() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// commitOwned commits the marked offsets of the partitions that still
+// have a worker.
+func (c *committer) commitOwned(ctx context.Context) error {
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	offsets := c.cl.MarkedOffsets()
+	c.owned(offsets)
+	if len(offsets) == 0 {
+		return nil
+	}
+	var rerr error
+	c.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			rerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil && rerr == nil {
+					rerr = err
+				}
+			}
+		}
+	})
+	return rerr
+}
+
+// owned drops from offsets the partitions that have no worker: revoked,
+// lost, or all of them once Stop began.
+func (ps *partitions) owned(offsets map[string]map[int32]kgo.EpochOffset) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for topic, parts := range offsets {
+		for p := range parts {
+			if ps.m[topicPartition{topic, p}] == nil {
+				delete(parts, p)
+			}
+		}
+		if len(parts) == 0 {
+			delete(offsets, topic)
+		}
+	}
+}
+
+// offsetsOf returns the offsets in all of the partitions parts, for logs.
+func offsetsOf(all map[string]map[int32]kgo.EpochOffset, parts map[string][]int32) map[string]map[int32]int64 {
+	out := make(map[string]map[int32]int64, len(parts))
+	for topic, ps := range parts {
+		out[topic] = make(map[int32]int64, len(ps))
+		for _, p := range ps {
+			if o, ok := all[topic][p]; ok {
+				out[topic][p] = o.Offset
+			}
+		}
+	}
+	return out
+}
+
+// commitMarked commits every marked offset, once the background commit
+// under way is done: on revoke, after the revoked partitions' workers
+// stopped, and at Stop.
+func (c *committer) commitMarked(ctx context.Context) error {
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	return c.cl.CommitMarkedOffsets(ctx)
 }
 
 // commitWarnAfter is how long commits may fail before each failure is a
@@ -224,8 +308,22 @@ func (c *committer) wake() {
 	}
 }
 
-// stop stops the committer and waits for it.
-func (c *committer) stop() {
+// start runs the committer until stop.
+func (c *committer) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go c.run(ctx)
+}
+
+// stop stops the committer and waits for it. A commit under way is let
+// finish until ctx ends, then cancelled: a commit cancelled in flight may
+// still reach the broker after a later one, on another connection.
+func (c *committer) stop(ctx context.Context) {
 	c.once.Do(func() { close(c.quit) })
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+	}
+	c.cancel()
 	<-c.done
 }

@@ -158,7 +158,7 @@ func (s *Server) poll(ctx context.Context) error {
 			return s.health.failure() // nil: Stop
 		}
 		if fetches.IsClientClosed() {
-			return errors.New("kafka: client closed")
+			return errors.New("client closed") // Start says "kafka: " before it
 		}
 		var fatal error
 		fetches.EachError(func(topic string, partition int32, err error) {
@@ -229,14 +229,17 @@ func (s *Server) assigned(_ context.Context, cl *kgo.Client, assigned map[string
 }
 
 // revoked stops the workers of the revoked partitions, each after its
-// record in flight, and commits what they handled, so that the partitions'
-// next owners start where these left off.
+// record in flight, and commits what they handled once the background
+// commit under way is done (see committer), so that the partitions' next
+// owners start where these left off.
 func (s *Server) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	s.parts.stop(cl, revoked)
-	if err := cl.CommitMarkedOffsets(ctx); err != nil {
+	if err := s.commits.commitMarked(ctx); err != nil {
 		s.log.Error("kafka: commit on revoke", "partitions", revoked, "err", err)
 	}
-	s.log.Debug("kafka: partitions revoked", "partitions", revoked)
+	if s.log.Enabled(ctx, slog.LevelDebug) { // where the partitions' next owners start
+		s.log.Debug("kafka: partitions revoked", "partitions", revoked, "committed", offsetsOf(cl.CommittedOffsets(), revoked))
+	}
 }
 
 // lost stops the workers of partitions lost to a group error (the member

@@ -2,7 +2,9 @@ package kafka_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,7 +93,13 @@ func TestDeliveryMembership(t *testing.T) {
 	tl := newTally(records, marks...)
 	opts := []kafka.ServerOption{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("churn"), fastGroup}
 	sent := produce(t, newClient(t, c), "work", "count", records)
-	members := []*running{serve(t, deliveryMux(tl), opts...)}
+	hs := &handlings{}
+	member := 0
+	join := func() *running {
+		member++
+		return serve(t, hs.mux(member, tl), opts...)
+	}
+	members := []*running{join()}
 	var joins, leaves int
 	timeout := time.After(deliveryTO)
 	for i, mark := range marks {
@@ -101,7 +109,7 @@ func TestDeliveryMembership(t *testing.T) {
 			t.Fatalf("timed out waiting for %d records", mark)
 		}
 		if len(members) < 3 && (i%2 == 0 || len(members) == 1) {
-			members = append(members, serve(t, deliveryMux(tl), opts...))
+			members = append(members, join())
 			joins++
 			continue
 		}
@@ -125,8 +133,76 @@ func TestDeliveryMembership(t *testing.T) {
 		}
 	}
 	t.Logf("%d joins, %d leaves", joins, leaves)
-	checkCounts(t, tl, 0)
+	if checkCounts(t, tl, 0) > 0 {
+		hs.report(t)
+	}
 	checkLag(t, c, "churn")
+}
+
+// handlings records which member handled each record, from which
+// partition and offset, to tell on a failure which hand-off handled
+// records twice.
+type handlings struct {
+	mu sync.Mutex
+	m  map[int][]handling // record id -> its handlings, in order
+}
+
+type handling struct {
+	member    int
+	partition string
+	offset    int64
+}
+
+// mux returns a Mux for member whose work.count counts into tl and
+// records each handling.
+func (hs *handlings) mux(member int, tl *tally) *micro.Mux {
+	count := tl.handler()
+	m := micro.NewMux()
+	m.HandleFunc("work", "count", func(ctx context.Context, req []byte) ([]byte, error) {
+		h := handling{member: member}
+		for _, a := range micro.RequestInfoFrom(ctx).Attrs {
+			switch a.Key {
+			case "messaging.destination.partition.id":
+				h.partition = a.Value.String()
+			case "messaging.kafka.offset":
+				h.offset = a.Value.Int64()
+			}
+		}
+		if id, err := strconv.Atoi(string(req)); err == nil {
+			hs.mu.Lock()
+			if hs.m == nil {
+				hs.m = map[int][]handling{}
+			}
+			hs.m[id] = append(hs.m[id], h)
+			hs.mu.Unlock()
+		}
+		return count(ctx, req)
+	})
+	return m
+}
+
+// report logs, for each partition and pair of members (first handler,
+// second), the offsets handled twice: a hand-off whose new owner started
+// before where the old one stopped.
+func (hs *handlings) report(t *testing.T) {
+	t.Helper()
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	type handoff struct {
+		partition string
+		from, to  int
+	}
+	offsets := map[handoff][]int64{}
+	for _, hh := range hs.m {
+		for i := 1; i < len(hh); i++ {
+			k := handoff{hh[i].partition, hh[i-1].member, hh[i].member}
+			offsets[k] = append(offsets[k], hh[i].offset)
+		}
+	}
+	for k, offs := range offsets {
+		slices.Sort(offs)
+		t.Logf("partition %s, member %d then member %d: %d offsets handled twice, %d..%d", k.partition, k.from, k.to, len(offs), offs[0], offs[len(offs)-1])
+	}
 }
 
 // TestDeliveryBrokerRestart restarts the broker, on the same port and data

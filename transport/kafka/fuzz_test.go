@@ -24,7 +24,8 @@ func FuzzRecord(f *testing.F) {
 			{Key: hdrService, Value: []byte(v1)},
 		}}
 		n := &names{}
-		in := parse(r, "ns", n)
+		in := &incoming{}
+		parse(r, "ns", n, in)
 		for k := range in.req.Header {
 			if k != strings.ToLower(k) || transport.Reserved(k) {
 				t.Fatalf("parse kept header %q", k)

@@ -17,8 +17,8 @@ import (
 // the dead letter. It reports whether the record is finished, that is,
 // whether its offset may be committed.
 func (s *Server) handle(w *worker, r *kgo.Record) bool {
-	w.in = parse(r, w.ns, &w.names)
 	in := &w.in
+	parse(r, w.ns, &w.names, in)
 	defer func() { w.in = incoming{} }() // keep no record's memory past its handling
 	rep, finished := s.dispatch(w, r, in)
 	if !finished && s.Base().Err() == nil {

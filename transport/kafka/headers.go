@@ -89,14 +89,16 @@ const (
 	seenCorrelation
 )
 
-// parse reads the request record r of namespace ns, interning the service
-// name in n. The transport's own headers are read here; the others go
-// through a transport.HeaderReader. A record that names a service, a
-// deadline, a reply topic or a correlation id twice is refused with
+// parse reads the request record r of namespace ns into in, which must be
+// zero, interning the service name in n. It fills in in place: an incoming
+// is large, and a copy of it costs more than the reading. The transport's
+// own headers are read here; the others go through a
+// transport.HeaderReader. A record that names a service, a deadline, a
+// reply topic or a correlation id twice is refused with
 // transport.DuplicateHeader, and a reply topic named twice is no reply
 // topic: a second value never redirects a reply.
-func parse(r *kgo.Record, ns string, n *names) incoming {
-	in := incoming{req: transport.Request{Namespace: ns, Body: r.Value}}
+func parse(r *kgo.Record, ns string, n *names, in *incoming) {
+	in.req.Namespace, in.req.Body = ns, r.Value
 	var (
 		hr             transport.HeaderReader
 		seen           int
@@ -114,7 +116,13 @@ func parse(r *kgo.Record, ns string, n *names) incoming {
 		return true
 	}
 	for _, h := range r.Headers {
-		switch key := strings.ToLower(h.Key); key { // no allocation when already lower-case
+		key := h.Key
+		switch key {
+		case hdrService, hdrDeadline, hdrReplyTo, hdrCorrelation: // as micro writes them: no case to fold
+		default:
+			key = strings.ToLower(key) // no allocation when already lower-case
+		}
+		switch key {
 		case hdrService:
 			if once(seenService, key) {
 				in.req.Service = n.intern(h.Value)
@@ -146,7 +154,6 @@ func parse(r *kgo.Record, ns string, n *names) incoming {
 		in.req.Deadline, in.req.Err = transport.ParseDeadline(hdrDeadline, deadline)
 	}
 	in.req.OneWay = in.replyTo == ""
-	return in
 }
 
 // errorHeaders returns the headers that carry err on the wire: its code

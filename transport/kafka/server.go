@@ -102,7 +102,7 @@ func (s *Server) setup(ctx context.Context) error {
 	s.pollDone = make(chan struct{})
 	s.rebalance = make(chan struct{}, 1)
 	// Before the client: it may join the group, and call back, at once.
-	s.commits = newCommitter(s.log, s.o.pollRecords)
+	s.commits = newCommitter(s.log, s.o.pollRecords, s.parts.owned)
 	s.health = newHealth(s.log, func(ctx context.Context) ([]string, error) {
 		found, err := partitionsOf(ctx, s.cl, topics...)
 		if err != nil {
@@ -150,7 +150,7 @@ func (s *Server) setup(ctx context.Context) error {
 		cl.Close()
 		return err
 	}
-	go s.commits.run()
+	s.commits.start()
 	return nil
 }
 
@@ -214,10 +214,14 @@ func (s *Server) drain(ctx context.Context) error {
 	}
 }
 
-// abandon is called when Stop gave up on the records in flight.
+// abandon is called when Stop gave up on the records in flight, and when
+// serving ended without Stop (a fatal consumer state), which gives up at
+// once, whether records are in flight or not.
 func (s *Server) abandon() {
-	s.log.Warn("kafka: Stop gave up on records in flight; the group is left once their handlers return",
-		"in_flight", s.Gate().InFlight())
+	if n := s.Gate().InFlight(); n > 0 {
+		s.log.Warn("kafka: Stop gave up on records in flight; the group is left once their handlers return",
+			"in_flight", n)
+	}
 }
 
 // release waits for the workers, commits what was handled, leaves the
@@ -225,8 +229,8 @@ func (s *Server) abandon() {
 func (s *Server) release(ctx context.Context) error {
 	s.parts.quitAll()
 	s.parts.wg.Wait() // prompt: no record is in flight, and every worker was told to quit
-	s.commits.stop()
-	err := s.cl.CommitMarkedOffsets(ctx)
+	s.commits.stop(ctx)
+	err := s.commits.commitMarked(ctx)
 	if err != nil {
 		s.log.Error("kafka: commit at stop", "err", err)
 		err = fmt.Errorf("kafka: commit offsets: %w", err)

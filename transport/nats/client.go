@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -75,9 +76,20 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := transport.CallContext(ctx)
-	defer cancel()
-	deadline, _ := ctx.Deadline()
+	// A ctx that has no deadline and can never be cancelled (Background,
+	// or values on it) leaves the Call to end only at
+	// micro.DefaultCallTimeout: nats.go's pooled timer bounds the wait,
+	// rather than a context and a timer made for each Call.
+	deadline, bounded := ctx.Deadline()
+	forever := !bounded && ctx.Done() == nil
+	if forever {
+		deadline = time.Now().Add(micro.DefaultCallTimeout)
+	} else if !bounded {
+		var cancel context.CancelFunc
+		ctx, cancel = transport.CallContext(ctx)
+		defer cancel()
+		deadline, _ = ctx.Deadline()
+	}
 	if m.Header == nil {
 		d := deadlineHeaders.Get().(*deadlineHeader)
 		defer deadlineHeaders.Put(d)
@@ -87,7 +99,14 @@ func (c *Client) Call(ctx context.Context, namespace, service string, req []byte
 		m.Header[natsconn.HeaderDeadline] = []string{transport.FormatDeadline(deadline)}
 	}
 
-	resp, err := c.nc.RequestMsgWithContext(ctx, &m)
+	var resp *natsgo.Msg
+	if forever {
+		// The timer starts after the deadline was taken, so the
+		// handler's deadline passes first.
+		resp, err = c.nc.RequestMsg(&m, micro.DefaultCallTimeout)
+	} else {
+		resp, err = c.nc.RequestMsgWithContext(ctx, &m)
+	}
 	if err != nil {
 		return nil, callError(m.Subject, err)
 	}

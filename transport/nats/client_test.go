@@ -165,3 +165,53 @@ func TestInvalidPrefix(t *testing.T) {
 		testutil.WantCode(t, err, micro.Unavailable, "")
 	}
 }
+
+// TestCallWithoutCancellation calls with contexts that have no deadline and
+// can never be cancelled (Background, and headers on it): the handler sees
+// micro.DefaultCallTimeout ahead and the headers, the reply arrives, and no
+// responders is still Unavailable at once.
+func TestCallWithoutCancellation(t *testing.T) {
+	ns := natstest.Start(t)
+	type seen struct {
+		ahead  time.Duration
+		header string
+	}
+	got := make(chan seen, 1)
+	mux := micro.NewMux()
+	mux.HandleFunc("test", "deadline", func(ctx context.Context, req []byte) ([]byte, error) {
+		d, ok := ctx.Deadline()
+		if !ok {
+			return nil, micro.Errorf(micro.FailedPrecondition, "no deadline")
+		}
+		got <- seen{time.Until(d), micro.RequestInfoFrom(ctx).Header.Get("x-k")}
+		return req, nil
+	})
+	_, c := serve(t, ns, mux)
+	for _, tc := range []struct {
+		name   string
+		ctx    context.Context
+		header string
+	}{
+		{"background", context.Background(), ""},
+		{"header", micro.WithHeader(context.Background(), "x-k", "v"), "v"},
+	} {
+		resp, err := c.Call(tc.ctx, "test", "deadline", []byte("hi"))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if string(resp) != "hi" {
+			t.Fatalf("%s: reply %q, want %q", tc.name, resp, "hi")
+		}
+		s := <-got
+		if s.ahead < micro.DefaultCallTimeout-5*time.Second || s.ahead > micro.DefaultCallTimeout {
+			t.Fatalf("%s: handler's deadline is %v ahead, want %v", tc.name, s.ahead, micro.DefaultCallTimeout)
+		}
+		if s.header != tc.header {
+			t.Fatalf("%s: handler saw x-k %q, want %q", tc.name, s.header, tc.header)
+		}
+	}
+	timed(t, func() {
+		_, err := c.Call(context.Background(), "nobody", "home", nil)
+		testutil.WantCode(t, err, micro.Unavailable, "")
+	})
+}

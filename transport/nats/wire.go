@@ -34,8 +34,24 @@ func readRequest(ns, service string, m *natsgo.Msg) transport.Request {
 // does not depend on map order. nats.go renders a status line ("NATS/1.0
 // 503") under the keys "Status" and "Description", exactly so capitalised;
 // those are dropped, while a sender's "status" is a user header.
+//
+// A message without headers (every Send, every reply without reply
+// headers) and one with a single key (a Call's Micro-Deadline) cost no
+// sort.
 func readHeader(h natsgo.Header) (user micro.Header, deadline []string) {
 	var r transport.HeaderReader
+	switch len(h) {
+	case 0:
+		return nil, nil
+	case 1:
+		if v, ok := h[natsconn.HeaderDeadline]; ok { // a micro Call's: no map iterator
+			return nil, v
+		}
+		for k, v := range h {
+			deadline = readKey(&r, k, v, deadline)
+		}
+		return r.Header(), deadline
+	}
 	var buf [16]string // keys of a usual message, sorted without allocating
 	keys := buf[:0]
 	for k := range h {
@@ -43,21 +59,28 @@ func readHeader(h natsgo.Header) (user micro.Header, deadline []string) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		switch {
-		case k == "Status" || k == "Description":
-		case strings.EqualFold(k, natsconn.HeaderDeadline):
-			if deadline == nil {
-				deadline = h[k] // read, never written
-			} else {
-				deadline = slices.Concat(deadline, h[k])
-			}
-		default:
-			for _, v := range h[k] {
-				r.Add(k, v)
-			}
-		}
+		deadline = readKey(&r, k, h[k], deadline)
 	}
 	return r.Header(), deadline
+}
+
+// readKey reads the values of one key of a message's header, in
+// readHeader's order, and returns deadline with the key's values added if
+// it is Micro-Deadline.
+func readKey(r *transport.HeaderReader, k string, values, deadline []string) []string {
+	switch {
+	case k == "Status" || k == "Description":
+	case strings.EqualFold(k, natsconn.HeaderDeadline):
+		if deadline == nil {
+			return values // read, never written
+		}
+		return slices.Concat(deadline, values)
+	default:
+		for _, v := range values {
+			r.Add(k, v)
+		}
+	}
+	return deadline
 }
 
 // writeHeader adds h's headers to m, creating m.Header if needed.
