@@ -2,6 +2,7 @@ package jetstream_test
 
 import (
 	"context"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -21,12 +22,13 @@ var payload = make([]byte, 64)
 // would with WithCreateStream, and returns the prefix.
 func benchStream(b *testing.B, js natsjs.JetStream) string {
 	b.Helper()
-	prefix := newPrefix()
+	prefix := newPrefix() + nuid.Next()[:8] // of its own on a nats-server that other runs used too
 	if _, err := js.CreateStream(context.Background(), natsjs.StreamConfig{
 		Name: prefix + "_b", Subjects: []string{prefix + ".b.*"}, Storage: natsjs.FileStorage,
 	}); err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = js.DeleteStream(context.Background(), prefix+"_b") })
 	return prefix
 }
 
@@ -125,6 +127,11 @@ func BenchmarkSendPaired(b *testing.B) {
 	b.ReportMetric(float64(took[1])/float64(took[0]), "micro/raw-throughput")
 }
 
+// benchURL is the URL of a nats-server that the benchmark did not start.
+type benchURL string
+
+func (u benchURL) URL() string { return string(u) }
+
 // cpu returns the CPU time the process has used, user and system, so
 // that a benchmark can report CPU per message beside wall time: on a
 // shared machine the wall time moves with the other jobs' load.
@@ -138,9 +145,22 @@ func cpu() time.Duration {
 // raw jetstream Consume loop on a durable of the same settings, each
 // acknowledging every message after the same handler: from the start of
 // consuming until the last message was handled.
+//
+// With MICRO_BENCH_NATS_URL set, both sides use that nats-server instead
+// of an embedded one (a nats-server with JetStream of its own, such as
+// "nats-server -js -sd /tmp/ns -p 4333"), so that the CPU per message is
+// the client's only.
 func BenchmarkConsume(b *testing.B) {
-	ns := startJS(b)
-	_, js := connect(b, ns)
+	var ns interface{ URL() string } = benchURL(os.Getenv("MICRO_BENCH_NATS_URL"))
+	if ns.URL() == "" {
+		ns = startJS(b)
+	}
+	nc0, err := natsgo.Connect(ns.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc0.Close()
+	js, _ := natsjs.New(nc0)
 	handle := func(n *atomic.Int64, done chan struct{}, total int64) {
 		if n.Add(1) == total {
 			close(done)

@@ -18,202 +18,84 @@ import (
 	"github.com/dancinggopher/micro/transport"
 )
 
-// pull is the loop of one consumer: it pulls as many messages as it has
-// free handler slots, so that no message waits in the process unhandled,
-// and hands each pull to a head that reads and handles its messages.
-// Pulls overlap: the next is sent
-// while the messages of the last are handled. It returns once drain stops
-// intake and its last pulls have ended (within fetchWait), the connection
-// is closed, or the consumer is gone.
-func (s *Server) pull(c *consumer) {
-	defer s.loops.Done()
-	var pulls sync.WaitGroup
-	defer pulls.Wait()
-	var open atomic.Int32           // pulls not yet ended
-	ended := make(chan struct{}, 1) // signalled when a pull ends
-	failed := make(chan error, 1)   // the last failure of a pull
-	failures := 0
-	for {
-		n, ok := s.reserve(c, &open, ended)
-		if !ok {
-			return
-		}
-		batch, err := c.cons.Fetch(n, natsjs.FetchMaxWait(fetchWait))
-		if err != nil {
-			for range n {
-				<-c.slots
-			}
-		} else {
-			open.Add(1)
-			pulls.Add(1)
-			s.workers.Add(1)
-			go s.head(c, &feed{batch: batch, n: n, open: &open, ended: ended, failed: failed, pulls: &pulls})
-			select {
-			case err = <-failed:
-			default:
-			}
-		}
-		if err == nil {
-			failures = 0
-			continue
-		}
-		if s.nc.IsClosed() {
-			return
-		}
-		if errors.Is(err, natsgo.ErrNoResponders) { // a pull to a consumer that is gone, or JetStream away
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if _, ierr := c.cons.Info(ctx); errors.Is(ierr, natsjs.ErrConsumerNotFound) {
-				err = ierr
-			}
-			cancel()
-		}
-		if errors.Is(err, natsjs.ErrConsumerDeleted) || errors.Is(err, natsjs.ErrConsumerNotFound) {
-			select {
-			case s.lost <- micro.Errorf(micro.Unavailable, "jetstream: consumer %q of stream %q: %w", c.cons.CachedInfo().Name, c.stream, err):
-			default:
-			}
-			return
-		}
-		s.log.Debug("jetstream: pull failed", "stream", c.stream, "err", err)
-		failures++
-		t := time.NewTimer(min(time.Duration(failures)*100*time.Millisecond, 2*time.Second))
-		select {
-		case <-t.C:
-		case <-s.stopIntake:
-			t.Stop()
-			return
-		}
-	}
-}
-
-// reserve takes handler slots of c for a pull and returns how many: at
-// least one, and, while other pulls are open, at least a quarter of them,
-// so that a busy server sends few small pulls; every free one beyond. It
-// returns false once intake stops.
-func (s *Server) reserve(c *consumer, open *atomic.Int32, ended <-chan struct{}) (int, bool) {
-	select {
-	case c.slots <- struct{}{}:
-	case <-s.stopIntake:
-		return 0, false
-	}
-	n, least := 1, max(1, cap(c.slots)/4)
-take:
-	for n < cap(c.slots) {
-		select {
-		case c.slots <- struct{}{}:
-			n++
-			continue
-		default:
-		}
-		if n >= least || open.Load() == 0 {
-			break
-		}
-		select {
-		case c.slots <- struct{}{}:
-			n++
-		case <-ended: // look at open again
-		case <-s.stopIntake:
-			break take
-		}
-	}
-	select {
-	case <-s.stopIntake:
-		for range n {
-			<-c.slots
-		}
-		return 0, false
-	default:
-		return n, true
-	}
-}
-
 // inlineFor is how long a head runs a handler before another goroutine
-// takes over its pull: a handler that returns within it costs no hand-off
-// to another goroutine; one that runs longer holds up the messages behind
-// it by no more than that.
+// takes over reading the pulls: a handler that returns within it costs no
+// hand-off to another goroutine; one that runs longer holds up the
+// messages behind it by no more than that.
 const inlineFor = 100 * time.Microsecond
 
-// feed is one pull of c: its messages, each holding a slot of c, and what
-// the pull loop learns when it ends.
-type feed struct {
-	batch  natsjs.MessageBatch
-	n      int          // messages asked for: slots held
-	got    atomic.Int32 // messages read
-	open   *atomic.Int32
-	ended  chan<- struct{}
-	failed chan<- error
-	pulls  *sync.WaitGroup
-}
-
-// head reads the messages of f and handles each itself, on the goroutine
-// that reads them, as long as its handler returns within inlineFor; once
-// one runs longer, a new head takes over the pull and this one ends with
-// its handler. So there is one reader per pull, every handler has a
-// goroutine of its own while it runs long, and a quick one costs no
-// hand-off. The head that sees the pull end releases the slots of the
-// messages that did not come and tells the pull loop.
-func (s *Server) head(c *consumer, f *feed) {
+// head reads the inbox of c and handles each message itself, on the
+// goroutine that reads it, as long as its handler returns within
+// inlineFor; once one runs longer, a new head takes over reading and this
+// one ends with its handler. So there is one reader of the inbox, every
+// handler has a goroutine of its own while it runs long, and a quick one
+// costs no hand-off. A head holds a worker, enlisted for the sweep from
+// its first message until the sweep finds it idle. Once the pull loop has ended (quit), the head
+// hands back what is left in the inbox and ends.
+func (s *Server) head(c *consumer) {
 	defer s.workers.Done()
 	w := &worker{}
 	w.outcome = func(err error) string { return s.outcome(&w.in, w.meta, transport.ErrorOf(err)) }
-	enlisted := false
-	defer func() {
-		if enlisted {
-			c.discharge(w)
-		}
-	}()
+	defer c.discharge(w)
 	takeover := time.AfterFunc(time.Hour, func() {
 		s.workers.Add(1) // while this head still runs: the group is not at zero
-		go s.head(c, f)
+		go s.head(c)
 	})
 	takeover.Stop()
-	for m := range f.batch.Messages() {
-		f.got.Add(1)
+	for {
+		var m *natsgo.Msg
+		select {
+		case m = <-c.msgs:
+		default:
+			select {
+			case m = <-c.msgs:
+			case <-c.quit: // the inbox gets nothing more: read what is left
+				select {
+				case m = <-c.msgs:
+				default:
+					return
+				}
+			}
+		}
+		if m.Reply == "" && len(m.Data) == 0 && m.Header.Get(hdrStatus) != "" {
+			s.status(c, m)
+			continue
+		}
+		if !c.claim() {
+			// Of a forgotten pull, with no free slot: another pull, or
+			// another server, gets it.
+			s.handBack(m)
+			continue
+		}
 		// Held since it was pulled: at most inlineFor (and the time to
 		// schedule a head) before it was read.
 		w.take(pulled{m: m, at: time.Now().Add(-inlineFor)})
-		if !enlisted {
+		if !w.listed.Load() {
 			c.enlist(w) // before it runs: the sweep sees m from now on
-			enlisted = true
 		}
 		takeover.Reset(inlineFor)
 		s.handle(c, m, w)
 		if !takeover.Stop() {
-			return // another head reads the pull now
+			return // another head reads the inbox now
 		}
 	}
-	for range f.n - int(f.got.Load()) {
-		<-c.slots
-	}
-	if err := f.batch.Error(); err != nil {
-		select {
-		case f.failed <- err:
-		default:
-		}
-	}
-	f.open.Add(-1)
-	select {
-	case f.ended <- struct{}{}:
-	default:
-	}
-	f.pulls.Done()
 }
 
 // pulled is a message a worker holds, and when it was pulled.
 type pulled struct {
-	m  natsjs.Msg
+	m  *natsgo.Msg
 	at time.Time
 }
 
 // handBack returns a message to JetStream unhandled, for redelivery once
 // this server's pulls have ended, so that it goes to another server
 // rather than back into a pull of this one.
-func (s *Server) handBack(m natsjs.Msg) {
-	s.settled(m, m.NakWithDelay(2*fetchWait), "nak")
+func (s *Server) handBack(m *natsgo.Msg) {
+	s.settled(m, s.nak(m, 2*fetchWait), "nak")
 }
 
 // handle runs the handler of one message and settles it.
-func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
+func (s *Server) handle(c *consumer, m *natsgo.Msg, w *worker) {
 	defer func() { <-c.slots }()
 	if e := s.Gate().Enter(); e != nil { // Stop gave up on draining
 		w.drop()
@@ -225,7 +107,7 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
 	if err != nil {
 		meta = &natsjs.MsgMetadata{NumDelivered: 1}
 	}
-	subj := m.Subject()
+	subj := m.Subject
 	ns, service := "", ""
 	for i, base := range c.bases {
 		if strings.HasPrefix(subj, base) {
@@ -233,7 +115,7 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
 			break
 		}
 	}
-	in := parse(ns, service, m.Headers(), m.Data())
+	in := parse(ns, service, m.Header, m.Data)
 	if limit := s.o.retry.Retries + 1 + redeliveries; meta.NumDelivered > uint64(limit) {
 		// Delivered more often than failures and Stops explain: its
 		// handler may be what takes the process down. It does not run again.
@@ -243,11 +125,10 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
 		return
 	}
 	if err == nil {
-		in.req.Attrs = []slog.Attr{
-			slog.String("messaging.consumer.group.name", meta.Consumer),
-			slog.Uint64("micro.jetstream.stream.sequence", meta.Sequence.Stream),
-			slog.Uint64("micro.delivery.attempt", meta.NumDelivered),
-		}
+		in.req.Attrs = w.attrs()
+		in.req.Attrs[0] = slog.String("messaging.consumer.group.name", meta.Consumer)
+		in.req.Attrs[1] = slog.Uint64("micro.jetstream.stream.sequence", meta.Sequence.Stream)
+		in.req.Attrs[2] = slog.Uint64("micro.delivery.attempt", meta.NumDelivered)
 	}
 	// Outcome reads a copy of the message in the worker, which holds it
 	// until the next message: RequestInfo.Outcome may be called only
@@ -265,19 +146,19 @@ func (s *Server) handle(c *consumer, m natsjs.Msg, w *worker) {
 // Nak for a retryable failure with redeliveries left; else Term, with the
 // error to the caller of a request, or the message to the dead-letter
 // subject.
-func (s *Server) settle(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, rep transport.Reply) {
+func (s *Server) settle(m *natsgo.Msg, meta *natsjs.MsgMetadata, in *incoming, rep transport.Reply) {
 	e := rep.Err
 	switch {
 	case e == nil:
 		s.reply(in, rep)
-		s.settled(m, m.Ack(), "ack")
+		s.settled(m, s.nc.Publish(m.Reply, ackAck), "ack")
 	case s.Base().Err() != nil:
 		// Stop gave up on the handler: its caller hears of it, and the
 		// message is handled again by the next consumer.
 		s.reply(in, rep)
 		s.handBack(m)
 	case s.retryable(in, e, meta):
-		s.settled(m, m.NakWithDelay(s.o.retry.Delay(int(meta.NumDelivered)-1)), "nak")
+		s.settled(m, s.nak(m, s.o.retry.Delay(int(meta.NumDelivered)-1)), "nak")
 	default:
 		s.fail(m, meta, in, rep)
 	}
@@ -286,13 +167,13 @@ func (s *Server) settle(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, re
 // fail terminates a message that failed for good, after answering its
 // caller with the error or, for a one-way message, publishing it to the
 // dead-letter subject.
-func (s *Server) fail(m natsjs.Msg, meta *natsjs.MsgMetadata, in *incoming, rep transport.Reply) {
+func (s *Server) fail(m *natsgo.Msg, meta *natsjs.MsgMetadata, in *incoming, rep transport.Reply) {
 	if in.replyTo != "" {
 		s.reply(in, rep) // the error is its caller's, not a dead letter
 	} else {
 		s.deadLetter(m, meta, rep.Err)
 	}
-	s.settled(m, m.TermWithReason(rep.Err.Code.String()), "term")
+	s.settled(m, s.nc.Publish(m.Reply, []byte(ackTerm+rep.Err.Code.String())), "term")
 }
 
 // retryable reports whether a failed message is redelivered: a retryable
@@ -312,10 +193,26 @@ func (s *Server) outcome(in *incoming, meta *natsjs.MsgMetadata, e *micro.Error)
 }
 
 // settled logs an acknowledgement that could not be sent.
-func (s *Server) settled(m natsjs.Msg, err error, what string) {
-	if err != nil && !errors.Is(err, natsjs.ErrMsgAlreadyAckd) {
-		s.log.Warn("jetstream: "+what+" not sent; the message will be redelivered", "subject", m.Subject(), "err", err)
+func (s *Server) settled(m *natsgo.Msg, err error, what string) {
+	if err != nil {
+		s.log.Warn("jetstream: "+what+" not sent; the message will be redelivered", "subject", m.Subject, "err", err)
 	}
+}
+
+// The acknowledgements of JetStream, published to a message's reply
+// subject, as nats.go's Msg methods send them.
+var (
+	ackAck      = []byte("+ACK")
+	ackProgress = []byte("+WPI")
+	ackTerm     = "+TERM " // and the reason
+)
+
+// nak hands m back for redelivery after delay.
+func (s *Server) nak(m *natsgo.Msg, delay time.Duration) error {
+	b := make([]byte, 0, 40)
+	b = append(b, `-NAK {"delay": `...)
+	b = strconv.AppendInt(b, delay.Nanoseconds(), 10)
+	return s.nc.Publish(m.Reply, append(b, '}'))
 }
 
 // reply publishes the reply of a request to its reply subject. A reply
@@ -341,22 +238,22 @@ func (s *Server) reply(in *incoming, rep transport.Reply) {
 // hdrDeliveries on a dead letter says how often the message was delivered.
 const hdrDeliveries = "Micro-Deliveries"
 
-func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Error) {
-	attrs := []any{"subject", m.Subject(), "stream", meta.Stream, "sequence", meta.Sequence.Stream,
+func (s *Server) deadLetter(m *natsgo.Msg, meta *natsjs.MsgMetadata, e *micro.Error) {
+	attrs := []any{"subject", m.Subject, "stream", meta.Stream, "sequence", meta.Sequence.Stream,
 		"deliveries", meta.NumDelivered, "code", e.Code.String(), "err", e.Message}
 	if s.o.deadLetter == "" {
 		s.log.Warn("jetstream: message failed; terminated", attrs...)
 		return
 	}
-	dl := &natsgo.Msg{Subject: s.o.deadLetter, Data: m.Data(), Header: make(natsgo.Header, len(m.Headers())+5)}
-	for k, vs := range m.Headers() {
+	dl := &natsgo.Msg{Subject: s.o.deadLetter, Data: m.Data, Header: make(natsgo.Header, len(m.Header)+5)}
+	for k, vs := range m.Header {
 		if !strings.HasPrefix(strings.ToLower(k), "nats-") { // the original publish's directives
 			dl.Header[k] = vs
 		}
 	}
 	natsconn.WriteError(dl.Header, e)
 	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
-	dl.Header[hdrSubject] = []string{m.Subject()}
+	dl.Header[hdrSubject] = []string{m.Subject}
 	dl.Header[hdrStream] = []string{meta.Stream}
 	dl.Header[hdrSequence] = []string{seq}
 	dl.Header[hdrDeliveries] = []string{strconv.FormatUint(meta.NumDelivered, 10)}
@@ -375,23 +272,26 @@ func (s *Server) deadLetter(m natsjs.Msg, meta *natsjs.MsgMetadata, e *micro.Err
 type worker struct {
 	// Read by the worker's handler only.
 	in      incoming               // the message being handled, for outcome
-	meta    *natsjs.MsgMetadata    // its metadata: md, or nats.go's
+	meta    *natsjs.MsgMetadata    // its metadata: md, or a stand-in
 	md      natsjs.MsgMetadata     // the metadata of its message, reused
 	outcome func(err error) string // RequestInfo.Outcome of its messages
+	slab    []slog.Attr            // what is left of the RequestInfo.Attrs allocated last
+
+	listed atomic.Bool // in c.workers: set by enlist, cleared by the sweep, under c.mu
 
 	mu    sync.Mutex
-	m     natsjs.Msg // nil while idle
-	since time.Time  // when m was pulled, or last extended
+	m     *natsgo.Msg // nil while idle
+	since time.Time   // when m was pulled, or last extended
+	idle  bool        // m was nil at the last sweep
 }
 
 // metadata returns the metadata of m, read from its reply subject into
-// w's own, so that a message's metadata costs no allocation; what
-// parseAck does not read, nats.go's Metadata does.
-func (w *worker) metadata(m natsjs.Msg) (*natsjs.MsgMetadata, error) {
-	if parseAck(m.Reply(), &w.md) {
+// w's own, so that a message's metadata costs no allocation.
+func (w *worker) metadata(m *natsgo.Msg) (*natsjs.MsgMetadata, error) {
+	if parseAck(m.Reply, &w.md) {
 		return &w.md, nil
 	}
-	return m.Metadata()
+	return nil, natsjs.ErrNotJSMessage
 }
 
 // parseAck reads JetStream's acknowledgement subject into md, as nats.go's
@@ -422,8 +322,8 @@ func parseAck(reply string, md *natsjs.MsgMetadata) bool {
 	}
 	var nums [5]uint64
 	for i, s := range t[2:] {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
+		v, ok := atou(s)
+		if !ok {
 			return false
 		}
 		nums[i] = v
@@ -434,11 +334,48 @@ func parseAck(reply string, md *natsjs.MsgMetadata) bool {
 	return true
 }
 
+// atou reads a decimal number as strconv.ParseUint does, without its
+// error value for the numbers of up to 19 digits (which cannot overflow).
+func atou(s string) (uint64, bool) {
+	if len(s) > 19 {
+		v, err := strconv.ParseUint(s, 10, 64)
+		return v, err == nil
+	}
+	if s == "" {
+		return 0, false
+	}
+	var v uint64
+	for i := range len(s) {
+		d := s[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + uint64(d)
+	}
+	return v, true
+}
+
+// attrSlab is how many messages' RequestInfo.Attrs one allocation holds.
+const attrSlab = 32
+
+// attrs returns the three attributes of a message's RequestInfo.Attrs: a
+// slice no other message shares (a handler may keep its ctx, and so the
+// slice), cut from a slab allocated for attrSlab messages at a time.
+func (w *worker) attrs() []slog.Attr {
+	const n = 3
+	if len(w.slab) < n {
+		w.slab = make([]slog.Attr, attrSlab*n)
+	}
+	a := w.slab[:n:n]
+	w.slab = w.slab[n:]
+	return a
+}
+
 // take makes w hold p's message, from now on extended by the sweep as
 // held since it was pulled.
 func (w *worker) take(p pulled) {
 	w.mu.Lock()
-	w.m, w.since = p.m, p.at
+	w.m, w.since, w.idle = p.m, p.at, false
 	w.mu.Unlock()
 }
 
@@ -450,15 +387,21 @@ func (w *worker) drop() {
 	w.mu.Unlock()
 }
 
+// enlist makes the sweep look at w, which holds a message (take first:
+// a sweep that retired w before it took its message cleared listed
+// under w.mu, so it is seen).
 func (c *consumer) enlist(w *worker) {
 	c.mu.Lock()
 	c.workers[w] = struct{}{}
+	w.listed.Store(true)
 	c.mu.Unlock()
 }
 
+// discharge retires w, whose head ends.
 func (c *consumer) discharge(w *worker) {
 	c.mu.Lock()
 	delete(c.workers, w)
+	w.listed.Store(false)
 	c.mu.Unlock()
 }
 
@@ -470,7 +413,9 @@ const sweepEvery = 10
 // sweep runs until release. Every AckWait/sweepEvery it extends, with
 // InProgress, each message that a worker has held unextended for two
 // fifths of AckWait, running or not, so that no message held by the
-// process is redelivered meanwhile. One timer serves every message.
+// process is redelivered meanwhile. One timer serves every message. A
+// worker found idle at two sweeps in a row is retired until its head
+// takes a message again.
 func (s *Server) sweep() {
 	defer s.sweeping.Done()
 	t := time.NewTicker(max(s.o.ackWait/sweepEvery, time.Millisecond))
@@ -487,10 +432,18 @@ func (s *Server) sweep() {
 			for w := range c.workers {
 				w.mu.Lock()
 				if w.m != nil && now.Sub(w.since) >= s.o.ackWait*2/5 {
-					if err := w.m.InProgress(); err != nil {
-						s.log.Debug("jetstream: in-progress not sent", "subject", w.m.Subject(), "err", err)
+					if err := s.nc.Publish(w.m.Reply, ackProgress); err != nil {
+						s.log.Debug("jetstream: in-progress not sent", "subject", w.m.Subject, "err", err)
 					}
 					w.since = now
+				}
+				switch {
+				case w.m != nil:
+				case w.idle:
+					delete(c.workers, w)
+					w.listed.Store(false)
+				default:
+					w.idle = true
 				}
 				w.mu.Unlock()
 			}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -55,10 +57,28 @@ type consumer struct {
 	cons   natsjs.Consumer
 	nss    []string      // its namespaces
 	bases  []string      // their subjects without the service: "[prefix.]ns."
-	slots  chan struct{} // one token per message pulled and not yet settled
+	slots  chan struct{} // one token per message asked for or held, and not yet settled
+
+	// Its own pulls (pull.go). Set by subscribe, read-only after.
+	sub      *natsgo.Subscription // to inbox+"*"
+	inbox    string               // "<inbox>.": a pull's reply subject is inbox+id
+	msgs     chan *natsgo.Msg     // what sub receives: messages and status messages of its pulls
+	next     string               // the subject of its pull requests
+	maxBatch int                  // messages a pull asks for at most
+	maxBytes int                  // a pull's max_bytes
+	expires  time.Duration        // a pull's expiry
+
+	out    atomic.Int64  // messages asked for by open pulls and not yet come: slots they hold
+	ended  chan struct{} // signalled when a pull ends or out reaches 0
+	failed chan error    // what a status message reports to the pull loop
+	quit   chan struct{} // closed by the pull loop at its end: the head ends
+
+	forgotten atomic.Int64 // how often it forgot its open pulls (abandon)
 
 	mu      sync.Mutex
 	workers map[*worker]struct{} // alive, for the sweep
+	id      uint64               // of the last pull
+	pulls   map[uint64]open      // open pulls by id
 }
 
 // NewServer returns a Server for mux. It connects and consumes once Start
@@ -145,7 +165,8 @@ func (s *Server) setup(ctx context.Context) (err error) {
 		c := byStream[stream]
 		if c == nil {
 			c = &consumer{stream: stream, slots: make(chan struct{}, s.o.concurrency),
-				workers: map[*worker]struct{}{}}
+				workers: map[*worker]struct{}{}, pulls: map[uint64]open{},
+				ended: make(chan struct{}, 1), failed: make(chan error, 1), quit: make(chan struct{})}
 			byStream[stream] = c
 			s.consumers = append(s.consumers, c)
 		}
@@ -247,6 +268,15 @@ func (s *Server) consumer(ctx context.Context, c *consumer, durable string) (nat
 func (s *Server) serve(stop <-chan struct{}) error {
 	s.mu.Lock()
 	if !s.stopped {
+		for i, c := range s.consumers {
+			if err := s.subscribe(c); err != nil {
+				for _, c := range s.consumers[:i] {
+					_ = c.sub.Unsubscribe()
+				}
+				s.mu.Unlock()
+				return err
+			}
+		}
 		s.sweeping.Add(1)
 		go s.sweep()
 		for _, c := range s.consumers {

@@ -1,0 +1,268 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dancinggopher/micro"
+	"github.com/dancinggopher/micro/microtest"
+	"github.com/dancinggopher/micro/natstest"
+)
+
+// settledSlots reports whether every slot of s's consumers that is taken
+// is held by an open pull: no handler runs, and no slot was lost.
+func (s *Server) settledSlots() bool {
+	for _, c := range s.consumers {
+		if len(c.slots) != int(c.out.Load()) {
+			return false
+		}
+	}
+	return true
+}
+
+// lastPull returns the id of s's consumer's last pull and the ids of
+// its open pulls.
+func (s *Server) lastPull() (last uint64, open []uint64) {
+	c := s.consumers[0]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.pulls {
+		open = append(open, id)
+	}
+	return c.id, open
+}
+
+// counter counts how often each message body was handled.
+type counter struct {
+	mu   sync.Mutex
+	seen map[string]int
+	at   chan struct{}
+}
+
+func newCounter() *counter { return &counter{seen: map[string]int{}, at: make(chan struct{}, 1)} }
+
+func (c *counter) mux(ns string) *micro.Mux {
+	mux := micro.NewMux()
+	mux.HandleFunc(ns, "work", func(_ context.Context, req []byte) ([]byte, error) {
+		c.mu.Lock()
+		c.seen[string(req)]++
+		c.mu.Unlock()
+		select {
+		case c.at <- struct{}{}:
+		default:
+		}
+		return nil, nil
+	})
+	return mux
+}
+
+// result returns how many distinct messages were handled, and how many
+// handlings were repeats.
+func (c *counter) result() (unique, dups int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range c.seen {
+		unique++
+		dups += k - 1
+	}
+	return unique, dups
+}
+
+func (c *counter) wait(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if u, _ := c.result(); u >= n {
+			return
+		}
+		select {
+		case <-c.at:
+		case <-deadline:
+			u, d := c.result()
+			t.Fatalf("after %v: %d of %d messages handled (%d repeats)", timeout, u, n, d)
+		}
+	}
+}
+
+func sendN(t *testing.T, url, prefix, ns string, from, n int) {
+	t.Helper()
+	cl, err := NewClient(WithURL(url), WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := from; i < from+n; i++ {
+		if err := cl.Send(t.Context(), ns, "work", fmt.Appendf(nil, "%06d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPullExpires leaves a Server idle while its pulls expire: each ends
+// with the nats-server's 408 Request Timeout, which gives its slots back,
+// and a new pull replaces it; none is taken for lost; a message sent
+// afterwards is handled once.
+func TestPullExpires(t *testing.T) {
+	ns := natstest.Start(t, natstest.WithJetStream())
+	c := newCounter()
+	srv := NewServer(c.mux("px"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("px"))
+	microtest.Serve(t, nil, srv)
+	// The first pull expires after fetchWait; wait for the third to open.
+	waitFor(t, "pulls did not expire and reopen", func() bool {
+		last, open := srv.lastPull()
+		return last >= 3 && len(open) >= 1
+	})
+	if n := srv.consumers[0].forgotten.Load(); n != 0 {
+		t.Fatalf("the consumer forgot its pulls %d times; want 0: each expired pull ends with its status", n)
+	}
+	if !srv.settledSlots() {
+		c := srv.consumers[0]
+		t.Fatalf("%d slots taken, %d held by open pulls; want them equal (nothing in flight)", len(c.slots), c.out.Load())
+	}
+	sendN(t, ns.URL(), "px", "px", 0, 1)
+	c.wait(t, 1, microtest.Timeout)
+	if u, d := c.result(); u != 1 || d != 0 {
+		t.Fatalf("handled %d messages, %d repeats; want 1, 0", u, d)
+	}
+}
+
+// TestPullLimits serves a consumer whose MaxRequestBatch is 2 and whose
+// MaxWaiting is 1: pulls are cut to 2 messages, the nats-server refuses
+// every pull beyond the one it holds (409 Exceeded MaxWaiting), and
+// refused pulls give their slots back: every message is handled once, and
+// no slot is lost.
+func TestPullLimits(t *testing.T) {
+	const n = 60
+	ns := natstest.Start(t, natstest.WithJetStream())
+	c := newCounter()
+	srv := NewServer(c.mux("pl"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("pl"),
+		WithConcurrency(8), WithConsumerConfig(func(cfg *natsjs.ConsumerConfig) {
+			cfg.MaxRequestBatch, cfg.MaxWaiting = 2, 1
+		}))
+	microtest.Serve(t, nil, srv)
+	sendN(t, ns.URL(), "pl", "pl", 0, n)
+	c.wait(t, n, microtest.Timeout)
+	waitFor(t, "slots not given back", srv.settledSlots)
+	if u, d := c.result(); u != n || d != 0 {
+		t.Fatalf("handled %d messages, %d repeats; want %d, 0", u, d, n)
+	}
+	if f := srv.consumers[0].forgotten.Load(); f != 0 {
+		t.Fatalf("the consumer forgot its pulls %d times; want 0", f)
+	}
+}
+
+// TestConsumerDeletedStatus deletes a Server's consumer while its pull
+// waits: the nats-server's 409 Consumer Deleted ends Start with
+// ErrConsumerDeleted.
+func TestConsumerDeletedStatus(t *testing.T) {
+	ns := natstest.Start(t, natstest.WithJetStream())
+	srv := NewServer(newCounter().mux("cd"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("cd"))
+	done := make(chan error, 1)
+	go func() { done <- srv.Start(context.Background()) }()
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	<-srv.Ready()
+	waitFor(t, "no pull open", func() bool { _, open := srv.lastPull(); return len(open) > 0 })
+	nc, err := natsgo.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := natsjs.New(nc)
+	if err := js.DeleteConsumer(t.Context(), "cd_cd", "test"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, natsjs.ErrConsumerDeleted) || micro.CodeOf(err) != micro.Unavailable {
+			t.Fatalf("Start = %v; want Unavailable wrapping %v", err, natsjs.ErrConsumerDeleted)
+		}
+	case <-time.After(microtest.Timeout):
+		t.Fatal("Start still serving after its consumer was deleted")
+	}
+}
+
+// relay forwards TCP connections to addr; sever closes the ones open, as
+// a network failure would, and new ones are accepted.
+type relay struct {
+	l     net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newRelay(t *testing.T, addr string) *relay {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{l: l}
+	r.wg.Go(func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", addr)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, in, out)
+			r.mu.Unlock()
+			r.wg.Go(func() { _, _ = io.Copy(out, in); out.Close() })
+			r.wg.Go(func() { _, _ = io.Copy(in, out); in.Close() })
+		}
+	})
+	t.Cleanup(func() {
+		l.Close()
+		r.sever()
+		r.wg.Wait()
+	})
+	return r
+}
+
+func (r *relay) sever() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
+}
+
+// TestReconnectMidPull severs a Server's connection while its pulls are
+// open and messages flow; nats.go reconnects, and the Server pulls anew
+// (the pulls open at the cut are gone): nothing is lost, repeats are
+// bounded by MaxAckPending, and no slot is lost.
+func TestReconnectMidPull(t *testing.T) {
+	const n, maxAckPending = 4000, 200
+	ns := natstest.Start(t, natstest.WithJetStream())
+	r := newRelay(t, ns.URL()[len("nats://"):])
+	c := newCounter()
+	srv := NewServer(c.mux("rc"), WithURL("nats://"+r.l.Addr().String()), WithDurable("test"), WithCreateStream(), WithPrefix("rc"),
+		WithAckWait(2*time.Second), WithMaxAckPending(maxAckPending),
+		WithConnOptions(natsgo.ReconnectWait(20*time.Millisecond), natsgo.ReconnectJitter(0, 0)))
+	microtest.Serve(t, nil, srv)
+	sendN(t, ns.URL(), "rc", "rc", 0, n/2)
+	c.wait(t, n/4, microtest.Timeout)
+	r.sever()
+	sendN(t, ns.URL(), "rc", "rc", n/2, n/2)
+	c.wait(t, n, time.Minute)
+	waitFor(t, "slots not given back", srv.settledSlots)
+	u, d := c.result()
+	t.Logf("%d messages, connection severed at %d or later: %d handled, %d repeats, pulls forgotten %d times",
+		n, n/4, u, d, srv.consumers[0].forgotten.Load())
+	if u != n || d > maxAckPending {
+		t.Fatalf("handled %d of %d, %d repeats; want all, at most %d repeats", u, n, d, maxAckPending)
+	}
+}
