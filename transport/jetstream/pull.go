@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,7 +82,16 @@ func (s *Server) subscribe(c *consumer) error {
 		prefix = "$JS." + o.Domain + ".API."
 	}
 	c.next = prefix + "CONSUMER.MSG.NEXT." + c.stream + "." + c.cons.CachedInfo().Name
-	cfg := c.cons.CachedInfo().Config
+	c.limit(c.cons.CachedInfo().Config)
+	return nil
+}
+
+// limit sets the bounds of c's pulls by the consumer's config cfg: as
+// many messages as c has slots, pullBytes and fetchWait, each cut to the
+// consumer's MaxRequestBatch, MaxRequestMaxBytes and MaxRequestExpires.
+// Only subscribe, before the pull loop starts, and the pull loop call it;
+// only the pull loop reads the bounds.
+func (c *consumer) limit(cfg natsjs.ConsumerConfig) {
 	c.maxBatch, c.maxBytes, c.expires = cap(c.slots), pullBytes, fetchWait
 	if cfg.MaxRequestBatch > 0 {
 		c.maxBatch = min(c.maxBatch, cfg.MaxRequestBatch)
@@ -92,8 +102,17 @@ func (s *Server) subscribe(c *consumer) error {
 	if cfg.MaxRequestExpires > 0 {
 		c.expires = min(c.expires, cfg.MaxRequestExpires)
 	}
-	return nil
 }
+
+// errLimits wraps the refusal of a pull over the limits of the consumer
+// (409 Exceeded MaxRequestBatch, MaxRequestExpires, MaxRequestMaxBytes):
+// the consumer was updated since its limits were read.
+var errLimits = errors.New("jetstream: pull over the consumer's limits")
+
+// warnEvery is how many failed pulls in a row are logged at Debug for
+// one at Warn: a refusal is logged at Warn at once, and a failure that
+// persists every warnEvery times.
+const warnEvery = 10
 
 // pull is the loop of one consumer: it sends pull requests for as many
 // messages as it has free handler slots, so that no message waits in the
@@ -130,18 +149,26 @@ func (s *Server) pull(c *consumer) {
 			err = s.request(c, n)
 		}
 		if err == nil {
-			failures = 0
+			if c.served.Swap(false) {
+				failures = 0
+			}
 			continue
 		}
 		if s.nc.IsClosed() {
 			return
 		}
-		if errors.Is(err, natsgo.ErrNoResponders) { // a pull to a consumer that is gone, or JetStream away
+		if errors.Is(err, natsgo.ErrNoResponders) || errors.Is(err, errLimits) {
+			// A pull to a consumer that is gone, or JetStream away; or one
+			// the consumer's new limits refused: read them anew.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if _, ierr := c.cons.Info(ctx); errors.Is(ierr, natsjs.ErrConsumerNotFound) {
-				err = ierr
-			}
+			info, ierr := c.cons.Info(ctx)
 			cancel()
+			switch {
+			case errors.Is(ierr, natsjs.ErrConsumerNotFound):
+				err = ierr
+			case ierr == nil:
+				c.limit(info.Config)
+			}
 		}
 		if errors.Is(err, natsjs.ErrConsumerDeleted) || errors.Is(err, natsjs.ErrConsumerNotFound) {
 			select {
@@ -150,8 +177,12 @@ func (s *Server) pull(c *consumer) {
 			}
 			return
 		}
-		s.log.Debug("jetstream: pull failed", "stream", c.stream, "err", err)
 		failures++
+		level := slog.LevelDebug
+		if errors.Is(err, errLimits) && failures == 1 || failures%warnEvery == 0 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(context.Background(), level, "jetstream: pull failed", "stream", c.stream, "failures", failures, "err", err)
 		t := time.NewTimer(min(time.Duration(failures)*100*time.Millisecond, 2*time.Second))
 		select {
 		case <-t.C:
@@ -366,7 +397,9 @@ func (s *Server) status(c *consumer, m *natsgo.Msg) {
 	refused := true
 	switch {
 	case code == statusTimeout || code == statusNoMsgs:
+		c.served.Store(true)
 	case code == statusConflict && strings.Contains(desc, "batch completed"):
+		c.served.Store(true)
 	case code == statusConflict && strings.Contains(desc, "message size exceeds maxbytes"):
 	case code == statusConflict && strings.Contains(desc, "consumer deleted"):
 		fail, refused = natsjs.ErrConsumerDeleted, false
@@ -374,7 +407,9 @@ func (s *Server) status(c *consumer, m *natsgo.Msg) {
 		refused = false
 	case code == statusNoResp:
 		fail = natsgo.ErrNoResponders
-	default: // 400 Bad Request, 409 Exceeded MaxWaiting, MaxRequestBatch, ...
+	case code == statusConflict && strings.Contains(desc, "exceeded maxrequest"): // Batch, Expires, MaxBytes
+		fail = fmt.Errorf("%w: %s %s", errLimits, code, m.Header.Get(hdrDescription))
+	default: // 400 Bad Request, 409 Exceeded MaxWaiting, ...
 		fail = fmt.Errorf("jetstream: pull refused: %s %s", code, m.Header.Get(hdrDescription))
 	}
 	if v := m.Header.Get(hdrPendingMsgs); v != "" {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -265,4 +268,92 @@ func TestReconnectMidPull(t *testing.T) {
 	if u != n || d > maxAckPending {
 		t.Fatalf("handled %d of %d, %d repeats; want all, at most %d repeats", u, n, d, maxAckPending)
 	}
+}
+
+// warnings is a slog.Handler that keeps the records logged at Warn and
+// above, each as its message and attributes.
+type warnings struct {
+	mu   sync.Mutex
+	seen []string
+	at   chan struct{} // signalled when one is kept
+}
+
+func newWarnings() *warnings { return &warnings{at: make(chan struct{}, 1)} }
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w *warnings) WithGroup(string) slog.Handler                { return w }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	w.mu.Lock()
+	w.seen = append(w.seen, line)
+	w.mu.Unlock()
+	select {
+	case w.at <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// wait waits until a record containing want was logged.
+func (w *warnings) wait(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(microtest.Timeout)
+	for {
+		w.mu.Lock()
+		seen := slices.Clone(w.seen)
+		w.mu.Unlock()
+		if slices.ContainsFunc(seen, func(l string) bool { return strings.Contains(l, want) }) {
+			return
+		}
+		select {
+		case <-w.at:
+		case <-deadline:
+			t.Fatalf("after %v: no warning containing %q; logged %q", microtest.Timeout, want, seen)
+		}
+	}
+}
+
+// updateConsumer changes the config of the durable "test" of stream.
+func updateConsumer(t *testing.T, url, stream string, change func(*natsjs.ConsumerConfig)) {
+	t.Helper()
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := natsjs.New(nc)
+	cons, err := js.Consumer(t.Context(), stream, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cons.CachedInfo().Config
+	change(&cfg)
+	if _, err := js.UpdateConsumer(t.Context(), stream, cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPullLimitsUpdated lowers the consumer's MaxRequestBatch below the
+// Server's batch while it serves: the nats-server refuses its pulls (409
+// Exceeded MaxRequestBatch), which carry no count; the Server logs it at
+// Warn, reads the consumer's limits anew and pulls within them: every
+// message is handled once, and no slot is lost.
+func TestPullLimitsUpdated(t *testing.T) {
+	const n = 60
+	ns := natstest.Start(t, natstest.WithJetStream())
+	c, w := newCounter(), newWarnings()
+	srv := NewServer(c.mux("lu"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("lu"),
+		WithConcurrency(8), WithLogger(slog.New(w)))
+	microtest.Serve(t, nil, srv)
+	waitFor(t, "no pull open", func() bool { _, open := srv.lastPull(); return len(open) > 0 })
+	updateConsumer(t, ns.URL(), "lu_lu", func(cfg *natsjs.ConsumerConfig) { cfg.MaxRequestBatch = 2 })
+	sendN(t, ns.URL(), "lu", "lu", 0, n)
+	c.wait(t, n, microtest.Timeout)
+	waitFor(t, "slots not given back", srv.settledSlots)
+	if u, d := c.result(); u != n || d != 0 {
+		t.Fatalf("handled %d messages, %d repeats; want %d, 0", u, d, n)
+	}
+	w.wait(t, "Exceeded MaxRequestBatch of 2")
 }

@@ -60,17 +60,21 @@ type consumer struct {
 	slots  chan struct{} // one token per message asked for or held, and not yet settled
 
 	// Its own pulls (pull.go). Set by subscribe, read-only after.
-	sub      *natsgo.Subscription // to inbox+"*"
-	inbox    string               // "<inbox>.": a pull's reply subject is inbox+id
-	msgs     chan *natsgo.Msg     // what sub receives: messages and status messages of its pulls
-	next     string               // the subject of its pull requests
-	maxBatch int                  // messages a pull asks for at most
-	maxBytes int                  // a pull's max_bytes
-	expires  time.Duration        // a pull's expiry
+	sub   *natsgo.Subscription // to inbox+"*"
+	inbox string               // "<inbox>.": a pull's reply subject is inbox+id
+	msgs  chan *natsgo.Msg     // what sub receives: messages and status messages of its pulls
+	next  string               // the subject of its pull requests
+
+	// The bounds of its pulls (limit): set by subscribe, then read and
+	// set by the pull loop only.
+	maxBatch int           // messages a pull asks for at most
+	maxBytes int           // a pull's max_bytes
+	expires  time.Duration // a pull's expiry
 
 	out    atomic.Int64  // messages asked for by open pulls and not yet come: slots they hold
 	ended  chan struct{} // signalled when a pull ends or out reaches 0
 	failed chan error    // what a status message reports to the pull loop
+	served atomic.Bool   // a pull ended as asked (filled or expired): pulls do not fail
 	quit   chan struct{} // closed by the pull loop at its end: the head ends
 
 	forgotten atomic.Int64 // how often it forgot its open pulls (abandon)
