@@ -281,25 +281,42 @@ func (s *Server) awaitPulls(c *consumer) {
 
 // watch runs until stop, and, every half of fetchWait, makes c forget its
 // open pulls if one of them is past its deadline with no status: the
-// connection was lost, or the nats-server restarted, and it is gone.
+// connection was lost, or the nats-server restarted, and it is gone. It
+// frees the slots held for messages that will not come: more than the
+// open pulls asked for, at two looks in a row (a message nats.go dropped,
+// the inbox full; on a replicated consumer, one that a 409 Batch
+// Completed counted as sent and a new leader lost). Else they would stay
+// taken, and with every slot taken and no pull open, c would pull no more.
 func (s *Server) watch(c *consumer, stop <-chan struct{}) {
 	t := time.NewTicker(fetchWait / 2)
 	defer t.Stop()
+	var stale int64 // slots held beyond what the open pulls asked for, at the last look
 	for {
 		select {
 		case <-t.C:
 		case <-stop:
 			return
 		}
-		now, late := time.Now(), false
+		now, late, asked := time.Now(), false, int64(0)
 		c.mu.Lock()
 		for _, p := range c.pulls {
-			if now.After(p.deadline) {
-				late = true
-				break
-			}
+			late = late || now.After(p.deadline)
+			asked += int64(p.n)
 		}
+		// Each message that came took one of out, so out exceeds what the
+		// open pulls asked for by no more than the slots of messages that
+		// ended pulls counted and that did not come.
+		excess, freed := c.out.Load()-asked, int64(0)
+		if excess > 0 && stale > 0 {
+			freed = min(excess, stale)
+			c.free(freed)
+			c.signal()
+		}
+		stale = max(excess-freed, 0)
 		c.mu.Unlock()
+		if freed > 0 {
+			s.log.Warn("jetstream: messages that pulls counted as sent did not come; their slots are freed", "stream", c.stream, "messages", freed)
+		}
 		if late {
 			s.log.Debug("jetstream: a pull had no status by its deadline; pulling anew", "stream", c.stream)
 			c.abandon()

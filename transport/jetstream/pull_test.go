@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -356,4 +357,58 @@ func TestPullLimitsUpdated(t *testing.T) {
 		t.Fatalf("handled %d messages, %d repeats; want %d, 0", u, d, n)
 	}
 	w.wait(t, "Exceeded MaxRequestBatch of 2")
+}
+
+// TestLostMessageSlots ends a Server's open pull, which holds its only
+// slot, with a status that counts its message as sent though none came
+// (as a 409 Batch Completed of a replicated consumer whose message a new
+// leader lost, or a message nats.go dropped, the inbox full), and lets
+// the nats-server's own pull expire: the watch frees the slot, which no
+// pull holds, and the messages sent afterwards are handled once.
+func TestLostMessageSlots(t *testing.T) {
+	const n = 10
+	ns := natstest.Start(t, natstest.WithJetStream())
+	c := newCounter()
+	srv := NewServer(c.mux("ls"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("ls"),
+		WithConcurrency(1))
+	microtest.Serve(t, nil, srv)
+	var id uint64
+	waitFor(t, "no pull open", func() bool {
+		_, open := srv.lastPull()
+		if len(open) == 1 {
+			id = open[0]
+		}
+		return len(open) == 1
+	})
+	nc, err := natsgo.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.PublishMsg(&natsgo.Msg{
+		Subject: srv.consumers[0].inbox + strconv.FormatUint(id, 10),
+		Header:  natsgo.Header{hdrStatus: {statusConflict}, hdrDescription: {"Batch Completed"}, hdrPendingMsgs: {"0"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := natsjs.New(nc)
+	cons, err := js.Consumer(t.Context(), "ls_ls", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Until the pull the nats-server holds expires, it would bring the
+	// messages: wait for it to end, or for the Server to pull anew.
+	waitFor(t, "the pull did not end", func() bool {
+		if last, _ := srv.lastPull(); last > id {
+			return true
+		}
+		info, err := cons.Info(t.Context())
+		return err == nil && info.NumWaiting == 0
+	})
+	sendN(t, ns.URL(), "ls", "ls", 0, n)
+	c.wait(t, n, microtest.Timeout)
+	waitFor(t, "slots not given back", srv.settledSlots)
+	if u, d := c.result(); u != n || d != 0 {
+		t.Fatalf("handled %d messages, %d repeats; want %d, 0", u, d, n)
+	}
 }
