@@ -37,9 +37,14 @@ func (s *Server) head(c *consumer) {
 	w := &worker{}
 	w.outcome = func(err error) string { return s.outcome(&w.in, w.meta, transport.ErrorOf(err)) }
 	defer c.discharge(w)
+	// The timer runs f on a goroutine of its own: took tells this head
+	// that f has counted the new head, so that this one's Done comes
+	// after that Add and the group is not at zero meanwhile.
+	took := make(chan struct{}, 1)
 	takeover := time.AfterFunc(time.Hour, func() {
-		s.workers.Add(1) // while this head still runs: the group is not at zero
+		s.workers.Add(1)
 		go s.head(c)
+		took <- struct{}{}
 	})
 	takeover.Stop()
 	for {
@@ -76,6 +81,7 @@ func (s *Server) head(c *consumer) {
 		takeover.Reset(inlineFor)
 		s.handle(c, m, w)
 		if !takeover.Stop() {
+			<-took
 			return // another head reads the inbox now
 		}
 	}
