@@ -28,10 +28,10 @@ import (
 // whose slots it frees. A pull that ends without a count (409 Leadership
 // Change, Consumer Deleted), or with none at all (a reconnect, a
 // nats-server restart: it is gone), makes the consumer forget every open
-// pull and free the slots they held: a message of one of them that still
-// comes takes a free slot, or is handed back at once if there is none. So
-// the consumer never holds a message without a free handler slot, and no
-// slot is lost.
+// pull (unless it forgot that one already) and free the slots they held:
+// a message of one of them that still comes takes a free slot, or is
+// handed back at once if there is none. So the consumer never holds a
+// message without a free handler slot, and no slot is lost.
 
 // Status messages of a pull, and their headers (nats.go renders a status
 // line as the headers Status and Description).
@@ -378,12 +378,30 @@ func (c *consumer) free(n int64) {
 // abandon forgets every open pull of c and frees the slots they hold.
 func (c *consumer) abandon() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgetAll()
+}
+
+// abandonFor abandons the open pulls of c, as a status that ends pull id
+// without a count makes it, if id is one of them: a status of a pull
+// forgotten already (409 Leadership Change comes for each open pull)
+// tells nothing of the pulls sent since.
+func (c *consumer) abandonFor(id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.pulls[id]; ok {
+		c.forgetAll()
+	}
+}
+
+// forgetAll forgets every open pull of c and frees the slots they hold;
+// c.mu is held.
+func (c *consumer) forgetAll() {
 	if len(c.pulls) > 0 {
 		c.forgotten.Add(1)
 	}
 	clear(c.pulls)
 	c.free(c.out.Load())
-	c.mu.Unlock()
 	c.signal()
 }
 
@@ -433,7 +451,7 @@ func (s *Server) status(c *consumer, m *natsgo.Msg) {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 			c.end(id, n)
 		} else {
-			c.abandon()
+			c.abandonFor(id)
 		}
 	} else if refused {
 		c.mu.Lock()
@@ -443,7 +461,7 @@ func (s *Server) status(c *consumer, m *natsgo.Msg) {
 			c.end(id, p.n)
 		}
 	} else {
-		c.abandon() // how many of its messages came is not known
+		c.abandonFor(id) // how many of its messages came is not known
 	}
 	if fail != nil {
 		select {

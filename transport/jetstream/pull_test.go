@@ -412,3 +412,40 @@ func TestLostMessageSlots(t *testing.T) {
 		t.Fatalf("handled %d messages, %d repeats; want %d, 0", u, d, n)
 	}
 }
+
+// TestStatusOfForgottenPull sends a Server a 409 Leadership Change, which
+// carries no count, for a pull it does not hold (as the nats-server sends
+// one for each open pull, the first of which makes it forget them all):
+// the pulls it has open are not forgotten, and a message sent afterwards
+// is handled once.
+func TestStatusOfForgottenPull(t *testing.T) {
+	ns := natstest.Start(t, natstest.WithJetStream())
+	c := newCounter()
+	srv := NewServer(c.mux("fp"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("fp"))
+	microtest.Serve(t, nil, srv)
+	waitFor(t, "no pull open", func() bool { _, open := srv.lastPull(); return len(open) > 0 })
+	nc, err := natsgo.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.PublishMsg(&natsgo.Msg{
+		Subject: srv.consumers[0].inbox + "0", // ids start at 1
+		Header:  natsgo.Header{hdrStatus: {statusConflict}, hdrDescription: {"Leadership Change"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The nats-server sent the status to the Server's connection before
+	// it stores the message, which comes after it.
+	sendN(t, ns.URL(), "fp", "fp", 0, 1)
+	c.wait(t, 1, microtest.Timeout)
+	if u, d := c.result(); u != 1 || d != 0 {
+		t.Fatalf("handled %d messages, %d repeats; want 1, 0", u, d)
+	}
+	if f := srv.consumers[0].forgotten.Load(); f != 0 {
+		t.Fatalf("the consumer forgot its pulls %d times; want 0", f)
+	}
+}
