@@ -106,7 +106,10 @@ func (c *consumer) limit(cfg natsjs.ConsumerConfig) {
 
 // errLimits wraps the refusal of a pull over the limits of the consumer
 // (409 Exceeded MaxRequestBatch, MaxRequestExpires, MaxRequestMaxBytes):
-// the consumer was updated since its limits were read.
+// the consumer was updated since its limits were read; and the end of a
+// pull whose next message is larger than its max_bytes (409 Message Size
+// Exceeds MaxBytes: the consumer's MaxRequestMaxBytes is less than a
+// stored message), which no pull gets until the limit is raised.
 var errLimits = errors.New("jetstream: pull over the consumer's limits")
 
 // warnEvery is how many failed pulls in a row are logged at Debug for
@@ -436,6 +439,7 @@ func (s *Server) status(c *consumer, m *natsgo.Msg) {
 	case code == statusConflict && strings.Contains(desc, "batch completed"):
 		c.served.Store(true)
 	case code == statusConflict && strings.Contains(desc, "message size exceeds maxbytes"):
+		fail = fmt.Errorf("%w: %s %s (MaxRequestMaxBytes %d)", errLimits, code, m.Header.Get(hdrDescription), c.cons.CachedInfo().Config.MaxRequestMaxBytes)
 	case code == statusConflict && strings.Contains(desc, "consumer deleted"):
 		fail, refused = natsjs.ErrConsumerDeleted, false
 	case code == statusConflict && (strings.Contains(desc, "leadership change") || strings.Contains(desc, "server shutdown")):

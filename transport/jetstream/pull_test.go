@@ -449,3 +449,33 @@ func TestStatusOfForgottenPull(t *testing.T) {
 		t.Fatalf("the consumer forgot its pulls %d times; want 0", f)
 	}
 }
+
+// TestMessageOverMaxBytes serves a consumer whose MaxRequestMaxBytes is
+// less than a stored message: every pull ends with 409 Message Size
+// Exceeds MaxBytes, which the Server logs at Warn and backs off from;
+// once the limit is raised, it reads it anew and the message is handled
+// once.
+func TestMessageOverMaxBytes(t *testing.T) {
+	ns := natstest.Start(t, natstest.WithJetStream())
+	c, w := newCounter(), newWarnings()
+	srv := NewServer(c.mux("mb"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("mb"),
+		WithLogger(slog.New(w)), WithConsumerConfig(func(cfg *natsjs.ConsumerConfig) { cfg.MaxRequestMaxBytes = 1024 }))
+	microtest.Serve(t, nil, srv)
+	cl, err := NewClient(WithURL(ns.URL()), WithPrefix("mb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Send(t.Context(), "mb", "work", make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	w.wait(t, "Message Size Exceeds MaxBytes")
+	if u, _ := c.result(); u != 0 {
+		t.Fatalf("handled %d messages; want 0 while the message exceeds MaxRequestMaxBytes", u)
+	}
+	updateConsumer(t, ns.URL(), "mb_mb", func(cfg *natsjs.ConsumerConfig) { cfg.MaxRequestMaxBytes = 1 << 20 })
+	c.wait(t, 1, microtest.Timeout)
+	if u, d := c.result(); u != 1 || d != 0 {
+		t.Fatalf("handled %d messages, %d repeats; want 1, 0", u, d)
+	}
+}
