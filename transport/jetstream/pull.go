@@ -442,8 +442,11 @@ func (s *Server) status(c *consumer, m *natsgo.Msg) {
 		fail = fmt.Errorf("%w: %s %s (MaxRequestMaxBytes %d)", errLimits, code, m.Header.Get(hdrDescription), c.cons.CachedInfo().Config.MaxRequestMaxBytes)
 	case code == statusConflict && strings.Contains(desc, "consumer deleted"):
 		fail, refused = natsjs.ErrConsumerDeleted, false
-	case code == statusConflict && (strings.Contains(desc, "leadership change") || strings.Contains(desc, "server shutdown")):
+	case code == statusConflict && strings.Contains(desc, "leadership change"):
 		refused = false
+	case code == statusConflict && strings.Contains(desc, "server shutdown"):
+		// Its JetStream stops: a pull sent at once would be lost.
+		fail, refused = natsjs.ErrServerShutdown, false
 	case code == statusNoResp:
 		fail = natsgo.ErrNoResponders
 	case code == statusConflict && strings.Contains(desc, "exceeded maxrequest"): // Batch, Expires, MaxBytes

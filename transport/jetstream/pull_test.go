@@ -271,20 +271,23 @@ func TestReconnectMidPull(t *testing.T) {
 	}
 }
 
-// warnings is a slog.Handler that keeps the records logged at Warn and
-// above, each as its message and attributes.
-type warnings struct {
-	mu   sync.Mutex
-	seen []string
-	at   chan struct{} // signalled when one is kept
+// logged is a slog.Handler that keeps the records logged at its level
+// and above, each as its message and attributes.
+type logged struct {
+	level slog.Level
+	mu    sync.Mutex
+	seen  []string
+	at    chan struct{} // signalled when one is kept
 }
 
-func newWarnings() *warnings { return &warnings{at: make(chan struct{}, 1)} }
+func newWarnings() *logged { return newLogged(slog.LevelWarn) }
 
-func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-func (w *warnings) WithAttrs([]slog.Attr) slog.Handler           { return w }
-func (w *warnings) WithGroup(string) slog.Handler                { return w }
-func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+func newLogged(level slog.Level) *logged { return &logged{level: level, at: make(chan struct{}, 1)} }
+
+func (w *logged) Enabled(_ context.Context, l slog.Level) bool { return l >= w.level }
+func (w *logged) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w *logged) WithGroup(string) slog.Handler                { return w }
+func (w *logged) Handle(_ context.Context, r slog.Record) error {
 	line := r.Message
 	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
 	w.mu.Lock()
@@ -298,7 +301,7 @@ func (w *warnings) Handle(_ context.Context, r slog.Record) error {
 }
 
 // wait waits until a record containing want was logged.
-func (w *warnings) wait(t *testing.T, want string) {
+func (w *logged) wait(t *testing.T, want string) {
 	t.Helper()
 	deadline := time.After(microtest.Timeout)
 	for {
@@ -311,7 +314,7 @@ func (w *warnings) wait(t *testing.T, want string) {
 		select {
 		case <-w.at:
 		case <-deadline:
-			t.Fatalf("after %v: no warning containing %q; logged %q", microtest.Timeout, want, seen)
+			t.Fatalf("after %v: no record containing %q; logged %q", microtest.Timeout, want, seen)
 		}
 	}
 }
@@ -477,5 +480,53 @@ func TestMessageOverMaxBytes(t *testing.T) {
 	c.wait(t, 1, microtest.Timeout)
 	if u, d := c.result(); u != 1 || d != 0 {
 		t.Fatalf("handled %d messages, %d repeats; want 1, 0", u, d)
+	}
+}
+
+// TestServerShutdownStatus ends a Server's open pull with 409 Server
+// Shutdown and its count, as a nats-server shutting down does for each
+// pull of an R1 consumer before it stops JetStream (a status that seldom
+// reaches the client before its connection closes, so the test sends
+// it): the Server takes it for a failed pull and backs off, rather than
+// pull at once into a stopping nats-server; a message sent afterwards is
+// handled once.
+func TestServerShutdownStatus(t *testing.T) {
+	ns := natstest.Start(t, natstest.WithJetStream())
+	c, l := newCounter(), newLogged(slog.LevelDebug)
+	srv := NewServer(c.mux("sd"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("sd"),
+		WithLogger(slog.New(l)))
+	microtest.Serve(t, nil, srv)
+	var id uint64
+	waitFor(t, "no pull open", func() bool {
+		_, open := srv.lastPull()
+		if len(open) == 1 {
+			id = open[0]
+		}
+		return len(open) == 1
+	})
+	sendStatus(t, ns.URL(), srv, id, natsgo.Header{hdrStatus: {statusConflict}, hdrDescription: {"Server Shutdown"},
+		hdrPendingMsgs: {strconv.Itoa(DefaultConcurrency)}, "Nats-Pending-Bytes": {strconv.Itoa(pullBytes)}})
+	l.wait(t, natsjs.ErrServerShutdown.Error())
+	sendN(t, ns.URL(), "sd", "sd", 0, 1)
+	c.wait(t, 1, microtest.Timeout)
+	if u, d := c.result(); u != 1 || d != 0 {
+		t.Fatalf("handled %d messages, %d repeats; want 1, 0", u, d)
+	}
+}
+
+// sendStatus sends srv's consumer a status message with hdr for its
+// pull id, as the nats-server would, and flushes it.
+func sendStatus(t *testing.T, url string, srv *Server, id uint64, hdr natsgo.Header) {
+	t.Helper()
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.PublishMsg(&natsgo.Msg{Subject: srv.consumers[0].inbox + strconv.FormatUint(id, 10), Header: hdr}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
 	}
 }
