@@ -375,25 +375,13 @@ func TestLostMessageSlots(t *testing.T) {
 	srv := NewServer(c.mux("ls"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("ls"),
 		WithConcurrency(1))
 	microtest.Serve(t, nil, srv)
-	var id uint64
-	waitFor(t, "no pull open", func() bool {
-		_, open := srv.lastPull()
-		if len(open) == 1 {
-			id = open[0]
-		}
-		return len(open) == 1
-	})
+	id := onlyPull(t, srv)
+	sendStatus(t, ns.URL(), srv, id, natsgo.Header{hdrStatus: {statusConflict}, hdrDescription: {"Batch Completed"}, hdrPendingMsgs: {"0"}})
 	nc, err := natsgo.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	if err := nc.PublishMsg(&natsgo.Msg{
-		Subject: srv.consumers[0].inbox + strconv.FormatUint(id, 10),
-		Header:  natsgo.Header{hdrStatus: {statusConflict}, hdrDescription: {"Batch Completed"}, hdrPendingMsgs: {"0"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
 	js, _ := natsjs.New(nc)
 	cons, err := js.Consumer(t.Context(), "ls_ls", "test")
 	if err != nil {
@@ -427,20 +415,7 @@ func TestStatusOfForgottenPull(t *testing.T) {
 	srv := NewServer(c.mux("fp"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("fp"))
 	microtest.Serve(t, nil, srv)
 	waitFor(t, "no pull open", func() bool { _, open := srv.lastPull(); return len(open) > 0 })
-	nc, err := natsgo.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if err := nc.PublishMsg(&natsgo.Msg{
-		Subject: srv.consumers[0].inbox + "0", // ids start at 1
-		Header:  natsgo.Header{hdrStatus: {statusConflict}, hdrDescription: {"Leadership Change"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	sendStatus(t, ns.URL(), srv, 0, natsgo.Header{hdrStatus: {statusConflict}, hdrDescription: {"Leadership Change"}}) // ids start at 1
 	// The nats-server sent the status to the Server's connection before
 	// it stores the message, which comes after it.
 	sendN(t, ns.URL(), "fp", "fp", 0, 1)
@@ -496,14 +471,7 @@ func TestServerShutdownStatus(t *testing.T) {
 	srv := NewServer(c.mux("sd"), WithURL(ns.URL()), WithDurable("test"), WithCreateStream(), WithPrefix("sd"),
 		WithLogger(slog.New(l)))
 	microtest.Serve(t, nil, srv)
-	var id uint64
-	waitFor(t, "no pull open", func() bool {
-		_, open := srv.lastPull()
-		if len(open) == 1 {
-			id = open[0]
-		}
-		return len(open) == 1
-	})
+	id := onlyPull(t, srv)
 	sendStatus(t, ns.URL(), srv, id, natsgo.Header{hdrStatus: {statusConflict}, hdrDescription: {"Server Shutdown"},
 		hdrPendingMsgs: {strconv.Itoa(DefaultConcurrency)}, "Nats-Pending-Bytes": {strconv.Itoa(pullBytes)}})
 	l.wait(t, natsjs.ErrServerShutdown.Error())
@@ -512,6 +480,20 @@ func TestServerShutdownStatus(t *testing.T) {
 	if u, d := c.result(); u != 1 || d != 0 {
 		t.Fatalf("handled %d messages, %d repeats; want 1, 0", u, d)
 	}
+}
+
+// onlyPull waits until srv's consumer has one pull open and returns its id.
+func onlyPull(t *testing.T, srv *Server) uint64 {
+	t.Helper()
+	var id uint64
+	waitFor(t, "not one pull open", func() bool {
+		_, open := srv.lastPull()
+		if len(open) == 1 {
+			id = open[0]
+		}
+		return len(open) == 1
+	})
+	return id
 }
 
 // sendStatus sends srv's consumer a status message with hdr for its
