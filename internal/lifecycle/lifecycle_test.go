@@ -153,19 +153,25 @@ func TestStopDeadlineAbandons(t *testing.T) {
 	}
 }
 
+// serveUntilLost is a Serve hook that serves until Stop, or until lost is
+// closed: the medium gone for good.
+func serveUntilLost(lost <-chan struct{}) func(stop <-chan struct{}) error {
+	return func(stop <-chan struct{}) error {
+		select {
+		case <-stop:
+			return nil
+		case <-lost:
+			return errors.New("connection closed")
+		}
+	}
+}
+
 func TestLostServing(t *testing.T) {
 	lost := make(chan struct{})
 	released := make(chan struct{})
 	s := New("x", 0, Hooks{
-		Setup: noSetup,
-		Serve: func(stop <-chan struct{}) error {
-			select {
-			case <-stop:
-				return nil
-			case <-lost:
-				return errors.New("connection closed")
-			}
-		},
+		Setup:   noSetup,
+		Serve:   serveUntilLost(lost),
 		Release: func(context.Context) error { close(released); return nil },
 	})
 	done := start(t, s)
@@ -188,15 +194,8 @@ func TestLostServingReleases(t *testing.T) {
 		var releaseErr error
 		abandoned := false
 		s := New("x", 0, Hooks{
-			Setup: noSetup,
-			Serve: func(stop <-chan struct{}) error {
-				select {
-				case <-stop:
-					return nil
-				case <-lost:
-					return errors.New("connection closed")
-				}
-			},
+			Setup:   noSetup,
+			Serve:   serveUntilLost(lost),
 			Drain:   func(context.Context) error { return nil },
 			Abandon: func() { abandoned = true },
 			Release: func(ctx context.Context) error { releaseErr = ctx.Err(); return nil },
