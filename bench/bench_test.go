@@ -14,10 +14,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/dancinggopher/micro/internal/testutil"
 	"os"
 	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,10 +110,10 @@ type sink struct {
 	want atomic.Int64
 	got  atomic.Int64
 	done chan struct{}
-	win  *creditWindow // nil: no window
+	win  *testutil.Window // nil: no window
 }
 
-func newSink() *sink { return &sink{win: newCreditWindow(window)} }
+func newSink() *sink { return &sink{win: testutil.NewWindow(window)} }
 
 // arm expects n messages.
 func (s *sink) arm(n int) {
@@ -123,72 +123,18 @@ func (s *sink) arm(n int) {
 }
 
 // acquire blocks while window messages are unhandled.
-func (s *sink) acquire() { s.win.acquire() }
+func (s *sink) acquire() { s.win.Acquire() }
 
 // release gives back the credit of a message that was not sent.
-func (s *sink) release() { s.win.release() }
+func (s *sink) release() { s.win.Release() }
 
 // handled is called by a handler for each message.
 func (s *sink) handled() {
 	if s.win != nil {
-		s.win.release()
+		s.win.Release()
 	}
 	if s.got.Add(1) == s.want.Load() {
 		close(s.done)
-	}
-}
-
-// creditWindow bounds the messages sent but not yet handled to max. It
-// costs a handler one atomic add and one atomic load per message, whether
-// the handlers run on one goroutine or on many, so that the window weighs
-// the same on every implementation: a sender that finds max messages
-// unhandled waits until at most low are, and only then is it woken, by
-// the handler that brought the count down to low, so a sender that
-// outruns the handlers is woken once per max-low messages, not once per
-// message.
-type creditWindow struct {
-	max, low int64
-	n        atomic.Int64 // messages acquired and not yet released
-	blocked  atomic.Int32 // senders waiting in acquire
-	mu       sync.Mutex
-	cond     sync.Cond // signalled under mu when n drops to low while blocked > 0
-}
-
-func newCreditWindow(max int) *creditWindow {
-	w := &creditWindow{max: int64(max), low: int64(max / 2)}
-	w.cond.L = &w.mu
-	return w
-}
-
-// acquire takes a credit, waiting while max are taken.
-func (w *creditWindow) acquire() {
-	for {
-		if n := w.n.Load(); n < w.max {
-			if w.n.CompareAndSwap(n, n+1) {
-				return
-			}
-			continue
-		}
-		w.mu.Lock()
-		// A release that loads blocked before this add has already
-		// stored its n, which the load below sees; one that loads it
-		// after finds it set and broadcasts under mu, which Wait holds
-		// until it waits: no wake-up is lost.
-		w.blocked.Add(1)
-		for w.n.Load() > w.low {
-			w.cond.Wait()
-		}
-		w.blocked.Add(-1)
-		w.mu.Unlock()
-	}
-}
-
-// release gives a credit back.
-func (w *creditWindow) release() {
-	if w.n.Add(-1) <= w.low && w.blocked.Load() > 0 {
-		w.mu.Lock()
-		w.cond.Broadcast()
-		w.mu.Unlock()
 	}
 }
 
@@ -281,50 +227,4 @@ func countingMux(ns string, s *sink) *micro.Mux {
 		return nil, nil
 	})
 	return mux
-}
-
-// TestCreditWindow checks that the window never lets more than max
-// messages be unhandled and that no sender is left waiting: senders
-// acquire and hand messages to handlers, which release them.
-func TestCreditWindow(t *testing.T) {
-	const max, senders, handlers, each = 8, 4, 3, 20000
-	w := newCreditWindow(max)
-	msgs := make(chan struct{}, senders*each)
-	var out, peak atomic.Int64
-	var wg sync.WaitGroup
-	for range senders {
-		wg.Go(func() {
-			for range each {
-				w.acquire()
-				if n := out.Add(1); n > peak.Load() {
-					peak.Store(n) // racy maximum: enough to see a breach
-				}
-				msgs <- struct{}{}
-			}
-		})
-	}
-	var handled sync.WaitGroup
-	for range handlers {
-		handled.Go(func() {
-			for range msgs {
-				out.Add(-1)
-				w.release()
-			}
-		})
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		t.Fatalf("senders still waiting after a minute, %d credits taken", w.n.Load())
-	}
-	close(msgs)
-	handled.Wait()
-	if p := peak.Load(); p > max {
-		t.Errorf("%d messages unhandled at once, window %d", p, max)
-	}
-	if n := w.n.Load(); n != 0 {
-		t.Errorf("%d credits taken after every message was handled, want 0", n)
-	}
 }

@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"github.com/dancinggopher/micro/internal/testutil"
 	"runtime"
 	"strconv"
 	"sync"
@@ -189,9 +190,9 @@ func BenchmarkSend(b *testing.B) {
 	msg := make([]byte, 64)
 	for _, impl := range impls {
 		one := func() error {
-			impl.s.win.acquire()
+			impl.s.win.Acquire()
 			if err := impl.send(msg); err != nil {
-				impl.s.win.release()
+				impl.s.win.Release()
 				return err
 			}
 			return nil
@@ -235,10 +236,10 @@ const sendWindow = 512
 type sendSink struct {
 	want, got atomic.Int64
 	done      chan struct{}
-	win       *creditWindow
+	win       *testutil.Window
 }
 
-func newSendSink() *sendSink { return &sendSink{win: newCreditWindow(sendWindow)} }
+func newSendSink() *sendSink { return &sendSink{win: testutil.NewWindow(sendWindow)} }
 
 // arm expects n messages.
 func (s *sendSink) arm(n int) {
@@ -249,60 +250,9 @@ func (s *sendSink) arm(n int) {
 
 // handled is called by a handler for each message.
 func (s *sendSink) handled() {
-	s.win.release()
+	s.win.Release()
 	if s.got.Add(1) == s.want.Load() {
 		close(s.done)
-	}
-}
-
-// creditWindow bounds the messages sent but not yet handled to max, as
-// bench/'s window does: a handler pays one atomic add and one load per
-// message whether handlers run on one goroutine (raw's callback) or on
-// several (micro's readers), and a sender that found max unhandled is
-// woken only once at most low are, by the handler that brought the count
-// down to low.
-type creditWindow struct {
-	max, low int64
-	n        atomic.Int64 // messages acquired and not yet released
-	blocked  atomic.Int32 // senders waiting in acquire
-	mu       sync.Mutex
-	cond     sync.Cond // broadcast under mu when n drops to low while blocked > 0
-}
-
-func newCreditWindow(max int) *creditWindow {
-	w := &creditWindow{max: int64(max), low: int64(max / 2)}
-	w.cond.L = &w.mu
-	return w
-}
-
-// acquire takes a credit, waiting while max are taken.
-func (w *creditWindow) acquire() {
-	for {
-		if n := w.n.Load(); n < w.max {
-			if w.n.CompareAndSwap(n, n+1) {
-				return
-			}
-			continue
-		}
-		w.mu.Lock()
-		// A release that loads blocked before this add has stored its
-		// n, which the load below sees; one that loads it after
-		// broadcasts under mu, which Wait holds until it waits.
-		w.blocked.Add(1)
-		for w.n.Load() > w.low {
-			w.cond.Wait()
-		}
-		w.blocked.Add(-1)
-		w.mu.Unlock()
-	}
-}
-
-// release gives a credit back.
-func (w *creditWindow) release() {
-	if w.n.Add(-1) <= w.low && w.blocked.Load() > 0 {
-		w.mu.Lock()
-		w.cond.Broadcast()
-		w.mu.Unlock()
 	}
 }
 
