@@ -36,8 +36,8 @@ func readRequest(ns, service string, m *natsgo.Msg) transport.Request {
 // those are dropped, while a sender's "status" is a user header.
 //
 // A message without headers (every Send, every reply without reply
-// headers) and one with a single key (a Call's Micro-Deadline) cost no
-// sort.
+// headers) and one whose only key is a Call's Micro-Deadline are read
+// without iterating the map.
 func readHeader(h natsgo.Header) (user micro.Header, deadline []string) {
 	var r transport.HeaderReader
 	switch len(h) {
@@ -47,10 +47,6 @@ func readHeader(h natsgo.Header) (user micro.Header, deadline []string) {
 		if v, ok := h[natsconn.HeaderDeadline]; ok { // a micro Call's: no map iterator
 			return nil, v
 		}
-		for k, v := range h {
-			deadline = readKey(&r, k, v, deadline)
-		}
-		return r.Header(), deadline
 	}
 	var buf [16]string // keys of a usual message, sorted without allocating
 	keys := buf[:0]
