@@ -2,6 +2,7 @@ package micro
 
 import (
 	"context"
+	"iter"
 	"log/slog"
 	"strings"
 
@@ -100,15 +101,18 @@ type RequestInfo struct {
 	// the call fails with Internal. Set it only until the handler returns:
 	// the server then copies it out and reuses the map.
 	ReplyHeader Header
-	// Attrs describe the message as the medium delivered it, keyed by
+	// Attrs yields what the medium tells of the message, keyed by
 	// OpenTelemetry names where the semantic conventions have one: Kafka
-	// sets messaging.destination.partition.id, messaging.kafka.offset,
+	// yields messaging.destination.partition.id, messaging.kafka.offset,
 	// messaging.consumer.group.name and micro.delivery.attempt (1 for the
 	// first attempt); JetStream its consumer, micro.jetstream.stream.sequence
-	// and micro.delivery.attempt. Set by the transport before the handler
-	// runs; a few per message, never a payload or header value; nil where
-	// the transport has none. Do not modify it.
-	Attrs []slog.Attr
+	// and micro.delivery.attempt; the other transports nothing. A few per
+	// message, never a payload or header value. It is never nil. It reads
+	// the transport's state of the message in flight, built only when
+	// asked for, so range over it only until the handler returns, and copy
+	// what you keep (slices.Collect); otelmicro's middleware puts them on
+	// the span before the handler runs.
+	Attrs iter.Seq[slog.Attr]
 	// Outcome is set by the transports that settle a message by its
 	// handler's result, Kafka and JetStream; nil elsewhere. It tells what
 	// the transport does with the message if the handler returns err:
@@ -129,5 +133,9 @@ func RequestInfoFrom(ctx context.Context) *RequestInfo {
 	if info, ok := ctx.Value(ctxkey.Info).(*RequestInfo); ok {
 		return info
 	}
-	return &RequestInfo{ReplyHeader: Header{}}
+	return &RequestInfo{ReplyHeader: Header{}, Attrs: NoAttrs}
 }
+
+// NoAttrs is the RequestInfo.Attrs of a message the transport tells
+// nothing of: it yields nothing.
+func NoAttrs(func(slog.Attr) bool) {}

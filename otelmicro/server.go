@@ -2,6 +2,7 @@ package otelmicro
 
 import (
 	"context"
+	"iter"
 	"log/slog"
 	"math"
 
@@ -47,8 +48,10 @@ func (t *telemetry) serve(ctx context.Context, next micro.Endpoint, req []byte) 
 		ctx = t.cfg.prop.Extract(ctx, incoming(info.Header))
 	}
 	ctx, span, begin := t.start(ctx, r)
-	if len(info.Attrs) > 0 && span.IsRecording() {
-		span.SetAttributes(attributes(info.Attrs)...)
+	if span.IsRecording() {
+		if kvs := attributes(info.Attrs); len(kvs) > 0 {
+			span.SetAttributes(kvs...)
+		}
 	}
 	t.active.Add(ctx, 1, r.active...)
 	panicked := true
@@ -104,9 +107,12 @@ func (h incoming) Keys() []string {
 // attributes converts a transport's slog attributes to span attributes:
 // bools, integers, floats and strings keep their kind; a uint64 beyond
 // int64, and any other value, becomes its string.
-func attributes(attrs []slog.Attr) []attribute.KeyValue {
-	kvs := make([]attribute.KeyValue, 0, len(attrs))
-	for _, a := range attrs {
+func attributes(attrs iter.Seq[slog.Attr]) []attribute.KeyValue {
+	var kvs []attribute.KeyValue // none for a transport that tells nothing
+	for a := range attrs {
+		if kvs == nil {
+			kvs = make([]attribute.KeyValue, 0, 4) // Kafka's four in one allocation
+		}
 		k, v := attribute.Key(a.Key), a.Value.Resolve()
 		switch v.Kind() {
 		case slog.KindBool:

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"iter"
 	"log/slog"
 	"strings"
 	"sync"
@@ -31,10 +32,13 @@ type Request struct {
 	// Caller, if not nil, is a context whose cancellation reaches the
 	// handler: the caller's own on inproc, the stream's on gRPC and HTTP.
 	Caller context.Context
-	// Attrs become the RequestInfo.Attrs: what the medium tells of the
-	// message (its partition and offset, its delivery attempt). Nil for
-	// none.
-	Attrs []slog.Attr
+	// Attrs becomes the RequestInfo.Attrs: what the medium tells of the
+	// message (its partition and offset, its delivery attempt), yielded
+	// while the handler runs. A transport that serves one message at a
+	// time on a goroutine passes one function of the goroutine's that
+	// reads the message in flight, so that no message allocates its
+	// attributes unless someone asks for them. Nil for none.
+	Attrs iter.Seq[slog.Attr]
 	// Outcome becomes the RequestInfo.Outcome: what the transport does
 	// with the message by its handler's error. Nil for none.
 	Outcome func(err error) string
@@ -43,6 +47,12 @@ type Request struct {
 	// a transport whose Body is its caller's memory (inproc). It must not
 	// be set if Body may change while Serve runs.
 	CopyBody bool
+	// ReplyHeader, if not nil, is an empty map that becomes the
+	// RequestInfo.ReplyHeader; Serve empties it again before it returns.
+	// A transport that serves one request at a time on a goroutine passes
+	// the goroutine's own map, reused for each of them; if nil, Serve takes
+	// one from a pool shared by all servers.
+	ReplyHeader micro.Header
 	// Err, if not nil, is why the transport could not read the request (a
 	// malformed deadline, a header twice): it is answered without running
 	// a handler.
@@ -83,13 +93,19 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	}
 	ctx, body := newHandlerCtx(req.Body, req.CopyBody)
 	ctx.base, ctx.deadline = base, req.Deadline
-	replyHeader := replyHeaders.Get().(micro.Header)
+	replyHeader, pooled := req.ReplyHeader, false
+	if replyHeader == nil {
+		replyHeader, pooled = replyHeaders.Get().(micro.Header), true
+	}
 	// Field by field: the context is new and zero, and a RequestInfo
 	// literal would be built aside and copied in.
 	info := &ctx.info
 	info.Namespace, info.Service, info.Transport = req.Namespace, req.Service, d.Transport
 	info.Header, info.ReplyHeader, info.OneWay = req.Header, replyHeader, req.OneWay
 	info.Attrs, info.Outcome = req.Attrs, req.Outcome
+	if info.Attrs == nil {
+		info.Attrs = micro.NoAttrs
+	}
 	if req.Caller != nil && req.Caller.Done() != nil {
 		ctx.caller = req.Caller
 	}
@@ -101,7 +117,11 @@ func (d *Dispatcher) Serve(base context.Context, req *Request) Reply {
 	if len(info.ReplyHeader) > 0 {
 		r.Header, herr = replyHeaderOf(info.ReplyHeader)
 	}
-	recycle(replyHeader)
+	if pooled {
+		recycle(replyHeader)
+	} else {
+		clear(replyHeader)
+	}
 	if herr != nil {
 		return d.failed(req, herr)
 	}

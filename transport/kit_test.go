@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,24 +236,29 @@ func TestDispatcher(t *testing.T) {
 }
 
 // TestDispatcherAttrs checks that a Request's Attrs reach the handler's
-// RequestInfo as they are, and that none stay nil.
+// RequestInfo as they are, and that a Request without them yields none
+// rather than leaving RequestInfo.Attrs nil.
 func TestDispatcherAttrs(t *testing.T) {
 	m := micro.NewMux()
 	var got []slog.Attr
 	m.HandleFunc("t", "attrs", func(ctx context.Context, _ []byte) ([]byte, error) {
-		got = micro.RequestInfoFrom(ctx).Attrs
+		got = slices.Collect(micro.RequestInfoFrom(ctx).Attrs)
 		return nil, nil
 	})
 	d := &transport.Dispatcher{Mux: m, Transport: "test"}
 	attrs := []slog.Attr{slog.String("messaging.kafka.offset", "7"), slog.Int("micro.delivery.attempt", 2)}
-	if r := d.Serve(context.Background(), &transport.Request{Namespace: "t", Service: "attrs", Attrs: attrs}); r.Err != nil {
+	req := &transport.Request{Namespace: "t", Service: "attrs", Attrs: slices.Values(attrs)}
+	if r := d.Serve(context.Background(), req); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	if len(got) != len(attrs) || &got[0] != &attrs[0] {
+	if !slices.EqualFunc(got, attrs, slog.Attr.Equal) {
 		t.Errorf("RequestInfo.Attrs = %v, want the Request's %v", got, attrs)
 	}
-	if r := d.Serve(context.Background(), &transport.Request{Namespace: "t", Service: "attrs"}); r.Err != nil || got != nil {
-		t.Errorf("RequestInfo.Attrs = %v, %v; want nil", got, r.Err)
+	if r := d.Serve(context.Background(), &transport.Request{Namespace: "t", Service: "attrs"}); r.Err != nil || len(got) != 0 {
+		t.Errorf("RequestInfo.Attrs = %v, %v; want none", got, r.Err)
+	}
+	if got := slices.Collect(micro.RequestInfoFrom(context.Background()).Attrs); len(got) != 0 {
+		t.Errorf("RequestInfo.Attrs outside a call = %v, want none", got)
 	}
 }
 

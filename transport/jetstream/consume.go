@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"errors"
+	"iter"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -34,8 +35,13 @@ const inlineFor = 100 * time.Microsecond
 // hands back what is left in the inbox and ends.
 func (s *Server) head(c *consumer) {
 	defer s.workers.Done()
-	w := &worker{}
+	w := &worker{replyHeader: micro.Header{}}
 	w.outcome = func(err error) string { return s.outcome(&w.in, w.meta, transport.ErrorOf(err)) }
+	w.attrs = func(yield func(slog.Attr) bool) {
+		_ = yield(slog.String("messaging.consumer.group.name", w.meta.Consumer)) &&
+			yield(slog.Uint64("micro.jetstream.stream.sequence", w.meta.Sequence.Stream)) &&
+			yield(slog.Uint64("micro.delivery.attempt", w.meta.NumDelivered))
+	}
 	defer c.discharge(w)
 	// The timer runs f on a goroutine of its own: took tells this head
 	// that f has counted the new head, so that this one's Done comes
@@ -131,17 +137,14 @@ func (s *Server) handle(c *consumer, m *natsgo.Msg, w *worker) {
 		return
 	}
 	if err == nil {
-		in.req.Attrs = w.attrs()
-		in.req.Attrs[0] = slog.String("messaging.consumer.group.name", meta.Consumer)
-		in.req.Attrs[1] = slog.Uint64("micro.jetstream.stream.sequence", meta.Sequence.Stream)
-		in.req.Attrs[2] = slog.Uint64("micro.delivery.attempt", meta.NumDelivered)
+		in.req.Attrs = w.attrs
 	}
-	// Outcome reads a copy of the message in the worker, which holds it
-	// until the next message: RequestInfo.Outcome may be called only
-	// while the handler's middleware runs. So neither the message nor a
-	// closure is allocated.
+	// Outcome and Attrs read a copy of the message in the worker, which
+	// holds it until the next message: RequestInfo.Outcome and Attrs may be
+	// used only while the handler's middleware runs. So neither the
+	// message, its attributes nor a closure is allocated.
 	w.in, w.meta = in, meta
-	in.req.Outcome = w.outcome
+	in.req.Outcome, in.req.ReplyHeader = w.outcome, w.replyHeader
 	rep := s.d.Serve(s.Base(), &in.req)
 	w.drop()
 	s.settle(m, meta, &in, rep)
@@ -277,11 +280,12 @@ func (s *Server) deadLetter(m *natsgo.Msg, meta *natsjs.MsgMetadata, e *micro.Er
 // unextended.
 type worker struct {
 	// Read by the worker's handler only.
-	in      incoming               // the message being handled, for outcome
-	meta    *natsjs.MsgMetadata    // its metadata: md, or a stand-in
-	md      natsjs.MsgMetadata     // the metadata of its message, reused
-	outcome func(err error) string // RequestInfo.Outcome of its messages
-	slab    []slog.Attr            // what is left of the RequestInfo.Attrs allocated last
+	in          incoming               // the message being handled, for outcome
+	meta        *natsjs.MsgMetadata    // its metadata: md, or a stand-in
+	md          natsjs.MsgMetadata     // the metadata of its message, reused
+	outcome     func(err error) string // RequestInfo.Outcome of its messages
+	replyHeader micro.Header           // RequestInfo.ReplyHeader of its messages, emptied after each
+	attrs       iter.Seq[slog.Attr]    // RequestInfo.Attrs of its messages: reads meta
 
 	listed atomic.Bool // in c.workers: set by enlist, cleared by the sweep, under c.mu
 
@@ -359,22 +363,6 @@ func atou(s string) (uint64, bool) {
 		v = v*10 + uint64(d)
 	}
 	return v, true
-}
-
-// attrSlab is how many messages' RequestInfo.Attrs one allocation holds.
-const attrSlab = 32
-
-// attrs returns the three attributes of a message's RequestInfo.Attrs: a
-// slice no other message shares (a handler may keep its ctx, and so the
-// slice), cut from a slab allocated for attrSlab messages at a time.
-func (w *worker) attrs() []slog.Attr {
-	const n = 3
-	if len(w.slab) < n {
-		w.slab = make([]slog.Attr, attrSlab*n)
-	}
-	a := w.slab[:n:n]
-	w.slab = w.slab[n:]
-	return a
 }
 
 // take makes w hold p's message, from now on extended by the sweep as

@@ -95,7 +95,7 @@ func TestPoisonMessages(t *testing.T) {
 	mux.HandleFunc("p", "work", func(ctx context.Context, req []byte) ([]byte, error) {
 		n := a.run(string(req))
 		attrs := map[string]slog.Value{}
-		for _, at := range micro.RequestInfoFrom(ctx).Attrs {
+		for at := range micro.RequestInfoFrom(ctx).Attrs {
 			attrs[at.Key] = at.Value
 		}
 		if attrs["micro.delivery.attempt"].String() != strconv.Itoa(n) || attrs["micro.jetstream.stream.sequence"].Kind() != slog.KindUint64 ||

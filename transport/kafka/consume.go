@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"iter"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/dancinggopher/micro"
 	"github.com/dancinggopher/micro/transport"
 )
 
@@ -65,26 +67,13 @@ type worker struct {
 
 	// The record in flight, used by the worker's goroutine only: a worker
 	// handles one record at a time.
-	in        incoming
-	attempt   int                    // the attempt in flight, from 0
-	outcome   func(err error) string // the RequestInfo.Outcome of every attempt: reads in and attempt
-	partition string                 // tp.partition in decimal
-	slab      []slog.Attr            // what is left of the RequestInfo.Attrs allocated last
-}
-
-// attrSlab is how many records' RequestInfo.Attrs one allocation holds.
-const attrSlab = 32
-
-// attrs returns n attributes for an attempt's RequestInfo.Attrs: a slice
-// no other attempt shares (a handler may keep its ctx, and so the slice),
-// cut from a slab allocated for attrSlab attempts at a time.
-func (w *worker) attrs(n int) []slog.Attr {
-	if len(w.slab) < n {
-		w.slab = make([]slog.Attr, attrSlab*n)
-	}
-	a := w.slab[:n:n]
-	w.slab = w.slab[n:]
-	return a
+	in          incoming
+	attempt     int                    // the attempt in flight, from 0
+	outcome     func(err error) string // the RequestInfo.Outcome of every attempt: reads in and attempt
+	partition   string                 // tp.partition in decimal
+	replyHeader micro.Header           // the RequestInfo.ReplyHeader of every attempt, emptied after each
+	offset      int64                  // the offset of the record in flight
+	attrs       iter.Seq[slog.Attr]    // the RequestInfo.Attrs of every attempt: reads partition, offset and attempt
 }
 
 // A worker's queue bounds: the poll loop waits while a worker has
@@ -200,6 +189,23 @@ func (s *Server) poll(ctx context.Context) error {
 	}
 }
 
+// newWorker returns a worker of tp, not yet running.
+func (s *Server) newWorker(tp topicPartition) *worker {
+	w := &worker{
+		tp: tp, ns: s.topics[tp.topic],
+		ready: make(chan struct{}, 1), room: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
+		partition: strconv.Itoa(int(tp.partition)), replyHeader: micro.Header{},
+	}
+	w.outcome = func(err error) string { return s.outcome(&w.in, w.attempt, transport.ErrorOf(err)) }
+	w.attrs = func(yield func(slog.Attr) bool) {
+		_ = yield(slog.String("messaging.destination.partition.id", w.partition)) &&
+			yield(slog.Int64("messaging.kafka.offset", w.offset)) &&
+			yield(slog.String("messaging.consumer.group.name", s.group)) &&
+			yield(slog.Int("micro.delivery.attempt", w.attempt+1))
+	}
+	return w
+}
+
 // assigned starts a worker for each assigned partition, fetching it.
 func (s *Server) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	s.commits.rejoined()
@@ -214,12 +220,7 @@ func (s *Server) assigned(_ context.Context, cl *kgo.Client, assigned map[string
 			if s.parts.m[topicPartition{topic, p}] != nil {
 				continue // already ours: cooperative balancing only reports additions, but be sure
 			}
-			w := &worker{
-				tp: topicPartition{topic, p}, ns: s.topics[topic],
-				ready: make(chan struct{}, 1), room: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
-			}
-			w.partition = strconv.Itoa(int(p))
-			w.outcome = func(err error) string { return s.outcome(&w.in, w.attempt, transport.ErrorOf(err)) }
+			w := s.newWorker(topicPartition{topic, p})
 			s.parts.m[w.tp] = w
 			s.parts.wg.Add(1)
 			go s.run(w)

@@ -160,7 +160,7 @@ func (hs *handlings) mux(member int, tl *tally) *micro.Mux {
 	m := micro.NewMux()
 	m.HandleFunc("work", "count", func(ctx context.Context, req []byte) ([]byte, error) {
 		h := handling{member: member}
-		for _, a := range micro.RequestInfoFrom(ctx).Attrs {
+		for a := range micro.RequestInfoFrom(ctx).Attrs {
 			switch a.Key {
 			case "messaging.destination.partition.id":
 				h.partition = a.Value.String()

@@ -46,23 +46,17 @@ func (s *Server) handle(w *worker, r *kgo.Record) bool {
 // refused before its handler ran (malformed, over the size limit) fails at
 // once.
 //
-// Each attempt's RequestInfo.Attrs carry r's partition and offset, the
-// group and the attempt's number, from 1.
-//
-// Each attempt's RequestInfo.Outcome foretells, by the same rules, what
-// handle does with the record: it is w's outcome, built once, which reads
-// w's record in flight and attempt (it may be called only until the
-// middleware returns, so only while the attempt runs).
+// Each attempt's RequestInfo.Attrs yield r's partition and offset, the
+// group and the attempt's number, from 1, and its RequestInfo.Outcome
+// foretells, by the same rules, what handle does with the record. Both are
+// w's, built once, and read w's record in flight and attempt (they may be
+// used only while the attempt runs), so that neither allocates.
 func (s *Server) dispatch(w *worker, r *kgo.Record, in *incoming) (rep transport.Reply, finished bool) {
 	req := &in.req
-	req.Outcome = w.outcome
+	req.Outcome, req.ReplyHeader, req.Attrs = w.outcome, w.replyHeader, w.attrs
+	w.offset = r.Offset
 	for attempt := 0; ; attempt++ {
 		w.attempt = attempt
-		req.Attrs = w.attrs(4) // a new slice each attempt: a handler may keep its ctx
-		req.Attrs[0] = slog.String("messaging.destination.partition.id", w.partition)
-		req.Attrs[1] = slog.Int64("messaging.kafka.offset", r.Offset)
-		req.Attrs[2] = slog.String("messaging.consumer.group.name", s.group)
-		req.Attrs[3] = slog.Int("micro.delivery.attempt", attempt+1)
 		rep = s.d.Serve(s.Base(), req)
 		if rep.Err == nil || req.Err != nil || len(req.Body) > s.o.max {
 			return rep, true

@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/dancinggopher/micro"
-	"github.com/dancinggopher/micro/transport"
 )
 
 // BenchmarkHandleRecord runs one worker's per-record path, without a
@@ -28,8 +27,8 @@ func BenchmarkHandleRecord(b *testing.B) {
 	mux.HandleFunc("bench", "count", func(_ context.Context, req []byte) ([]byte, error) { return req, nil })
 	s := NewServer(mux, WithGroup("bench"))
 	s.group, s.log = "bench", slog.New(slog.DiscardHandler)
-	w := &worker{tp: topicPartition{"bench", 3}, ns: "bench", partition: "3", quit: make(chan struct{})}
-	w.outcome = func(err error) string { return s.outcome(&w.in, w.attempt, transport.ErrorOf(err)) }
+	s.topics = map[string]string{"bench": "bench"}
+	w := s.newWorker(topicPartition{"bench", 3})
 	r := &kgo.Record{Topic: "bench", Partition: 3, Value: make([]byte, 64),
 		Headers: []kgo.RecordHeader{{Key: hdrService, Value: []byte("count")}}}
 	b.ReportAllocs()

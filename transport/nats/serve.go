@@ -94,7 +94,8 @@ func (in *intake) spawn() {
 func (in *intake) read() {
 	defer in.s.readers.Done()
 	var idle *time.Timer
-	slow := false // the last handler took spillAfter or longer
+	slow := false                 // the last handler took spillAfter or longer
+	replyHeader := micro.Header{} // the RequestInfo.ReplyHeader of this reader's handlers, emptied after each
 	for {
 		var m *natsgo.Msg
 		var open bool
@@ -129,7 +130,7 @@ func (in *intake) read() {
 		if in.waiting.Add(-1) == 0 {
 			in.arm()
 		}
-		slow = in.s.receive(in, m.Subject[len(in.base):], m) >= spillAfter
+		slow = in.s.receive(in, m.Subject[len(in.base):], m, replyHeader) >= spillAfter
 		in.waiting.Add(1)
 	}
 }
@@ -220,22 +221,24 @@ func (in *intake) end() {
 }
 
 // receive runs the handler of m, a message of in's namespace, if the Gate
-// admits it, and otherwise refuses m at once. It returns how long the
-// handler took, 0 if refused.
-func (s *Server) receive(in *intake, service string, m *natsgo.Msg) time.Duration {
+// admits it, and otherwise refuses m at once, with replyHeader as the
+// handler's RequestInfo.ReplyHeader (see transport.Request.ReplyHeader).
+// It returns how long the handler took, 0 if refused.
+func (s *Server) receive(in *intake, service string, m *natsgo.Msg, replyHeader micro.Header) time.Duration {
 	if e := s.Gate().Enter(); e != nil {
 		s.refuse(in.ns, service, m, e)
 		return 0
 	}
-	return s.handle(in, service, m)
+	return s.handle(in, service, m, replyHeader)
 }
 
 // handle runs the handler of one admitted message, publishes its reply and
 // returns how long the handler took.
-func (s *Server) handle(in *intake, service string, m *natsgo.Msg) time.Duration {
+func (s *Server) handle(in *intake, service string, m *natsgo.Msg, replyHeader micro.Header) time.Duration {
 	defer s.Gate().Leave()
 	start := monotonic()
 	req := readRequest(in.ns, service, m) // kept on the stack: Serve does not keep it
+	req.ReplyHeader = replyHeader
 	r := s.d.Serve(s.Base(), &req)
 	took := monotonic() - start
 	s.disc.record(in.endpoint(service), took, r.Err)
