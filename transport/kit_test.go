@@ -340,3 +340,30 @@ func TestReplyHeaderFresh(t *testing.T) {
 		}
 	}
 }
+
+// TestDispatcherOwnReplyHeader checks that a Request's own ReplyHeader map
+// is the handler's RequestInfo.ReplyHeader, that what the handler set comes
+// back in the Reply, and that the map is empty again afterwards, so that a
+// transport reusing it shows no request the headers of the last.
+func TestDispatcherOwnReplyHeader(t *testing.T) {
+	m := micro.NewMux()
+	own := micro.Header{}
+	m.HandleFunc("t", "rh", func(ctx context.Context, req []byte) ([]byte, error) {
+		info := micro.RequestInfoFrom(ctx)
+		if len(info.ReplyHeader) != 0 {
+			t.Errorf("ReplyHeader at the start of %q = %v, want empty", req, info.ReplyHeader)
+		}
+		info.ReplyHeader.Set("x-call", string(req))
+		return nil, nil
+	})
+	d := &transport.Dispatcher{Mux: m, Transport: "test"}
+	for _, body := range []string{"one", "two"} {
+		r := d.Serve(context.Background(), &transport.Request{Namespace: "t", Service: "rh", Body: []byte(body), ReplyHeader: own})
+		if r.Err != nil || r.Header["x-call"] != body {
+			t.Errorf("%s: reply header %v, %v; want x-call=%s", body, r.Header, r.Err, body)
+		}
+		if len(own) != 0 {
+			t.Errorf("%s: the Request's ReplyHeader after Serve = %v, want empty", body, own)
+		}
+	}
+}
