@@ -15,7 +15,8 @@
 #   SCALECONSUME=50000 records consumed per run of each point of the Kafka scale curve
 #   MEMCOUNT=3        waves of 10k concurrent Calls per transport (BENCH_INFLIGHT changes 10k)
 #   PROFILE=1         profile each issue-16 row, micro's side and raw's (set 0 to skip)
-#   PROFILETIME=2s    -benchtime of each profiled benchmark (Consume: CONSUME records)
+#   PROFILETIME=2s    -benchtime of each profiled benchmark but Consume's
+#   PROFILECONSUME=2000000 records consumed by each profiled Consume benchmark of 64 B (4 KiB: a tenth)
 #   ONLY=regexp       run only the benchmark groups whose -bench regexp matches (grep -E)
 #   OUT=dir           keep the raw output, profiles and test binary there
 #   DOCS=dir          write the page and charts there (default ../docs)
@@ -31,6 +32,7 @@ SCALECONSUME=${SCALECONSUME:-50000}
 MEMCOUNT=${MEMCOUNT:-3}
 PROFILE=${PROFILE:-1}
 PROFILETIME=${PROFILETIME:-2s}
+PROFILECONSUME=${PROFILECONSUME:-2000000}
 ONLY=${ONLY:-}
 OUT=${OUT:-$(mktemp -d)}
 docs=${DOCS:-../docs}
@@ -106,7 +108,10 @@ if [ "$PROFILE" != 0 ]; then
 		fi
 		name=$(echo "$p" | tr '/=' '__')
 		bt=$PROFILETIME
-		case $p in Consume*) bt=${CONSUME}x ;; esac
+		case $p in # about a second of samples each
+		Consume*64B*) bt=${PROFILECONSUME}x ;;
+		Consume*) bt=$((PROFILECONSUME / 10))x ;;
+		esac
 		stamp "profile $p"
 		bench "^Benchmark${p%%/*}\$/^${p#*/}\$" "$bt" 1 \
 			-test.cpuprofile "$OUT/prof/$name.cpu" -test.memprofile "$OUT/prof/$name.mem" >"$OUT/prof/$name.txt"
