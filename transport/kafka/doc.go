@@ -33,8 +33,9 @@
 // committed before the partition is released, so in normal operation no
 // record is handled twice. A member that dies without Stop leaves the
 // records it handled since its last commit to be handled again: at most
-// 1000, since a member handles a record only while fewer than that many are
-// handled but not committed.
+// its commit window (WithCommitWindow, 1000 by default), since a member
+// handles a record only while fewer than that many are handled but not
+// committed.
 //
 // A handler error with a retryable code is retried with backoff, as long as
 // the backoff ends before the caller's deadline; after the last retry, or at

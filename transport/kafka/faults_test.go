@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -93,7 +94,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 // finishAlone checks that the lone member r, still serving, handles all
 // of tl's records, then stops it: 0 lost, no more duplicates than the
 // commit window, nothing left uncommitted.
-func finishAlone(t *testing.T, c *kafkatest.Cluster, r *running, tl *tally, group string) {
+func finishAlone(t *testing.T, c *kafkatest.Cluster, r *running, tl *tally, group string, window int) {
 	t.Helper()
 	wait(t, tl.all(), faultTO, "all records")
 	select {
@@ -104,8 +105,8 @@ func finishAlone(t *testing.T, c *kafkatest.Cluster, r *running, tl *tally, grou
 	if err := r.stop(t, 30*time.Second); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	if dups := checkCounts(t, tl, -1); dups > kafka.PollRecords {
-		t.Errorf("%d duplicates, more than the commit window (%d)", dups, kafka.PollRecords)
+	if dups := checkCounts(t, tl, -1); dups > window {
+		t.Errorf("%d duplicates, more than the commit window (%d)", dups, window)
 	}
 	checkLag(t, c, group)
 }
@@ -113,23 +114,35 @@ func finishAlone(t *testing.T, c *kafkatest.Cluster, r *running, tl *tally, grou
 // TestFaultSessionExpired freezes a lone member's heartbeats and commits
 // past its session timeout while it has a backlog larger than its commit
 // window, so that the cluster evicts it, then lets them through: the member
-// must learn it lost its generation, rejoin and finish the backlog.
+// must learn it lost its generation, rejoin and finish the backlog, having
+// handled again at most its window of records. It runs with the default
+// window and with a smaller one (WithCommitWindow), which a member that
+// ignored the option would exceed: it goes on handling while it is frozen
+// until its window is full.
 func TestFaultSessionExpired(t *testing.T) {
-	c := kafkatest.Start(t, kafkatest.WithTopics(2, "work"), shortSessions) // deep partitions: the backlog outgrows the buffers
-	tl := newTally(records, 2000)
-	sent := produce(t, newClient(t, c), "work", "count", records)
-	if err := <-sent.done; err != nil { // the whole stream is a backlog
-		t.Fatal(err)
+	for _, window := range []int{kafka.DefaultCommitWindow, 100} {
+		t.Run(fmt.Sprintf("window=%d", window), func(t *testing.T) {
+			c := kafkatest.Start(t, kafkatest.WithTopics(2, "work"), shortSessions) // deep partitions: the backlog outgrows the buffers
+			tl := newTally(records, 2000)
+			sent := produce(t, newClient(t, c), "work", "count", records)
+			if err := <-sent.done; err != nil { // the whole stream is a backlog
+				t.Fatal(err)
+			}
+			opts := []kafka.ServerOption{kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("evicted"), shortSession}
+			if window != kafka.DefaultCommitWindow {
+				opts = append(opts, kafka.WithCommitWindow(window))
+			}
+			r := serve(t, deliveryMux(tl), opts...)
+			wait(t, tl.reached(2000), faultTO, "2000 records")
+			thaw := freeze(c)
+			defer thaw()
+			waitFor(t, faultTO, "the member's eviction", func() bool { return members(t, c, "evicted") == 0 })
+			evictedAt := tl.unique.Load()
+			thaw()
+			t.Logf("evicted after %d records", evictedAt)
+			finishAlone(t, c, r, tl, "evicted", window)
+		})
 	}
-	r := serve(t, deliveryMux(tl), kafka.WithBrokers(c.Addrs()...), kafka.WithGroup("evicted"), shortSession)
-	wait(t, tl.reached(2000), faultTO, "2000 records")
-	thaw := freeze(c)
-	defer thaw()
-	waitFor(t, faultTO, "the member's eviction", func() bool { return members(t, c, "evicted") == 0 })
-	evictedAt := tl.unique.Load()
-	thaw()
-	t.Logf("evicted after %d records", evictedAt)
-	finishAlone(t, c, r, tl, "evicted")
 }
 
 // TestFaultBrokerCrash kills the broker, as SIGKILL would, while a lone
@@ -149,7 +162,7 @@ func TestFaultBrokerCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("broker killed after %d records", tl.unique.Load())
-	finishAlone(t, c, r, tl, "crash")
+	finishAlone(t, c, r, tl, "crash", kafka.DefaultCommitWindow)
 }
 
 // TestFaultLeaderMoved moves the leadership of every partition to another

@@ -102,7 +102,7 @@ func (s *Server) setup(ctx context.Context) error {
 	s.pollDone = make(chan struct{})
 	s.rebalance = make(chan struct{}, 1)
 	// Before the client: it may join the group, and call back, at once.
-	s.commits = newCommitter(s.log, s.o.pollRecords, s.parts.owned)
+	s.commits = newCommitter(s.log, s.o.commitWindow, s.parts.owned)
 	s.health = newHealth(s.log, func(ctx context.Context) ([]string, error) {
 		found, err := partitionsOf(ctx, s.cl, topics...)
 		if err != nil {
