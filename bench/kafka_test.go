@@ -179,9 +179,12 @@ var saramaVersion = sarama.V2_8_0_0
 // backlog, with consumeBacklog (4 partitions, one consumer):
 //
 //   - impl=micro: micro's Kafka Server with a handler that counts.
+//   - impl=window: the same with a commit window ten times the default
+//     (WithCommitWindow), which raises the bound on re-delivered records
+//     with it: what the default window costs.
 //   - impl=raw: the franz-go group consumer of BenchmarkSendKafka.
 func BenchmarkConsumeKafka(b *testing.B) {
-	for _, impl := range []string{"micro", "raw"} {
+	for _, impl := range []string{"micro", "window", "raw"} {
 		for _, size := range sizes {
 			b.Run("transport=kafka/impl="+impl+"/size="+size.name+"/mode=seq", func(b *testing.B) {
 				consumeBacklog(b, impl, size.n, partitions, 1)
@@ -244,13 +247,17 @@ func consumeBacklog(b *testing.B, impl string, size, parts, servers int) {
 			s.handled()
 		}
 		switch impl {
-		case "micro":
+		case "micro", "window":
 			mux := micro.NewMux()
 			mux.HandleFunc(topic, "echo", func(_ context.Context, v []byte) ([]byte, error) {
 				handle(v)
 				return nil, nil
 			})
-			srv := microkafka.NewServer(mux, microkafka.WithBrokers(c.Addrs()...), microkafka.WithGroup(group))
+			opts := []microkafka.ServerOption{microkafka.WithBrokers(c.Addrs()...), microkafka.WithGroup(group)}
+			if impl == "window" {
+				opts = append(opts, microkafka.WithCommitWindow(10*microkafka.DefaultCommitWindow))
+			}
+			srv := microkafka.NewServer(mux, opts...)
 			startServer(b, srv, srv.Ready())
 		case "raw":
 			rawConsume(b, c, topic, group, func(r *kgo.Record) { handle(r.Value) })

@@ -23,7 +23,7 @@ type bar struct {
 	Color  string
 }
 
-var implColor = map[string]string{"micro": "#2b6cb0", "gokit": "#805ad5", "natsmicro": "#38a169", "watermill": "#dd6b20", "rawhdr": "#718096"}
+var implColor = map[string]string{"micro": "#2b6cb0", "gokit": "#805ad5", "natsmicro": "#38a169", "watermill": "#dd6b20", "rawhdr": "#718096", "window": "#63b3ed"}
 
 // mainKey reports whether k is a row of the main comparison (not a scale
 // curve's point, a paired or a memory benchmark).
@@ -77,7 +77,7 @@ func title(b *strings.Builder, y int, text string) int {
 // legend names the colours of the implementations.
 func legend(b *strings.Builder, y int) int {
 	x := labelWidth
-	for _, impl := range []string{"micro", "rawhdr", "gokit", "natsmicro", "watermill"} {
+	for _, impl := range []string{"micro", "rawhdr", "window", "gokit", "natsmicro", "watermill"} {
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
 			x, y, implColor[impl], x+14, y+9, impl)
 		x += 100
