@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"go.opentelemetry.io/otel"
@@ -135,12 +136,22 @@ func TestBaggageLimits(t *testing.T) {
 }
 
 // TestGlobalProviders checks that nil options, like none, mean the global
-// providers and propagator, looked up through otel's delegating globals.
+// providers and propagator, looked up through otel's delegating globals:
+// middleware built before the program sets them reports to them.
 func TestGlobalProviders(t *testing.T) {
 	tm := newTelemetry(t)
-	server := otelmicro.Middleware(otelmicro.WithTracerProvider(nil), otelmicro.WithMeterProvider(nil), otelmicro.WithPropagator(nil), nil)
-	client := otelmicro.ClientMiddleware()
-
+	var server micro.Middleware
+	var client micro.ClientMiddleware
+	build := func() {
+		server = otelmicro.Middleware(otelmicro.WithTracerProvider(nil), otelmicro.WithMeterProvider(nil), otelmicro.WithPropagator(nil), nil)
+		client = otelmicro.ClientMiddleware()
+	}
+	// otel's globals delegate once in a process, to what is set first;
+	// a later run of this test (-count) builds after setting them.
+	first := !globalsSet.Swap(true)
+	if first {
+		build()
+	}
 	tp, mp, prop := otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetTextMapPropagator()
 	t.Cleanup(func() {
 		otel.SetTracerProvider(tp)
@@ -150,6 +161,9 @@ func TestGlobalProviders(t *testing.T) {
 	otel.SetTracerProvider(tm.tp)
 	otel.SetMeterProvider(tm.mp)
 	otel.SetTextMapPropagator(w3c)
+	if !first {
+		build()
+	}
 
 	mux := micro.NewMux()
 	mux.Use(server)
@@ -165,6 +179,10 @@ func TestGlobalProviders(t *testing.T) {
 	}
 	tm.metric(t, "rpc.server.call.duration")
 }
+
+// globalsSet is whether TestGlobalProviders has set otel's globals in
+// this process.
+var globalsSet atomic.Bool
 
 // headerWriter is a propagator that writes what micro's headers can and
 // cannot carry.
