@@ -266,8 +266,8 @@ func TestDeliveryKilled(t *testing.T) {
 		t.Fatalf("Stop: %v", err)
 	}
 	_ = a.stop(t, time.Second) // cut off: cannot commit or leave
-	if dups := checkCounts(t, tl, -1); dups > kafka.PollRecords {
-		t.Errorf("%d duplicates, more than one polled batch (%d)", dups, kafka.PollRecords)
+	if dups := checkCounts(t, tl, -1); dups > kafka.DefaultCommitWindow {
+		t.Errorf("%d duplicates, more than the commit window (%d)", dups, kafka.DefaultCommitWindow)
 	}
 	checkLag(t, c, "killed")
 }

@@ -1,5 +1,4 @@
 package kafka
 
-// PollRecords is the most records one poll returns: a member that dies
-// without Stop leaves at most that many handled but uncommitted.
+// PollRecords is the most records one poll of a Server returns.
 const PollRecords = defaultPollRecords
